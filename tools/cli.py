@@ -1,0 +1,78 @@
+"""`qiyas`: one entry point whose sub-commands live in the modules that own them.
+
+Each command module exposes `configure(parser)` and `run(args) -> int`. Modules are imported only
+when their command runs, so `qiyas agent run` never loads the collector's web stack.
+Exit status: 0 success, 1 the check or measurement failed, 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name → (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("tools.demo", "run the whole system locally on emulated hardware"),
+    "agent": ("agent.cli", "run the agent (run | once)"),
+    "modem": ("agent.modem.cli", "poll a cellular modem once over its AT port"),
+    "ont": ("agent.ont.cli", "poll an FTTH ONT once over OMCI"),
+    "probe": ("agent.probe.cli", "one-off latency / capacity measurements"),
+    "server": ("agent.probe.server_cli", "the measurement server (STAMP reflector, capacity)"),
+    "collector": ("collector.cli", "ingest, API, export and key registry of the collector"),
+    "verify": ("collector.verify_cli", "verify and decode signed records offline"),
+    "provision": ("tools.provision", "create this probe's key and config; print its bundle"),
+    "doctor": ("tools.doctor", "check an installation step by step"),
+    "boards": ("tools.boards", "list and show board profiles"),
+    "firmware": ("tools.firmware", "build the MicroPython firmware bundle"),
+    "flash": ("tools.flash", "flash MicroPython and the bundle onto an ESP32 board"),
+    "hil": ("hil.cli", "start a hardware emulator (modem | ont | link)"),
+}
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: reported in one line, exit status 2."""
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qiyas",
+        description="Qiyas — broadband QoS measurement. Commands:\n"
+        + "\n".join(f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=sorted(COMMANDS), metavar="COMMAND")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] not in COMMANDS:
+        top = _top_parser()
+        if not args or args[0] in ("-h", "--help"):
+            top.print_help()
+            return 0 if args else 2
+        top.parse_args(args[:1])  # prints the usage error and exits 2
+    name, rest = args[0], args[1:]
+    try:
+        module = importlib.import_module(COMMANDS[name][0])
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(COMMANDS[name][0].split(".")[0]):
+            print(f"qiyas: the {name} command is not available in this build", file=sys.stderr)
+            return 2
+        raise
+    parser = argparse.ArgumentParser(prog=f"qiyas {name}", description=COMMANDS[name][1])
+    module.configure(parser)
+    ns = parser.parse_args(rest)
+    try:
+        code: int = module.run(ns)
+    except UsageError as exc:
+        print(f"qiyas {name}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
