@@ -24,7 +24,9 @@ class BrokerConfig:
     def __init__(self, url: str, ca: str | None, cert: str | None, key: str | None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ConfigError(f"broker.url {url!r} must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+            raise ConfigError(
+                f"broker.url {url!r} must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+            )
         self.url = url
         self.host: str = parts.hostname
         self.tls = parts.scheme == "mqtts"
@@ -41,7 +43,7 @@ class AgentConfig:
         self.origin = origin
         self.data = data
         probe = data.get("probe_id")
-        if not valid_probe_id(probe):
+        if not isinstance(probe, str) or not valid_probe_id(probe):
             raise self._error("probe_id", "must be 1..64 of letters, digits, '.', '_', '-'")
         self.probe_id: str = probe
         self.board: str = self._text(data, "board", "generic-linux")

@@ -103,8 +103,9 @@ def _encode(obj, out, depth):
 
 
 def dumps(obj):
+    # type: (object) -> bytes
     """Encode obj deterministically."""
-    out = []
+    out = []  # type: list[bytes]
     _encode(obj, out, 0)
     return b"".join(out)
 
@@ -225,6 +226,7 @@ class _Decoder:
 
 
 def loads(data, max_depth=MAX_DEPTH, max_items=MAX_ITEMS, tags=None):
+    # type: (bytes, int, int, tuple[int, ...] | None) -> object
     """Decode exactly one data item; trailing bytes are an error.
 
     tags: the tag numbers accepted (None accepts any).
@@ -241,7 +243,7 @@ def split_sequence(data, max_depth=MAX_DEPTH, max_items=MAX_ITEMS):
 
     A malformed item ends the split: what came before it is returned with the error.
     """
-    items = []
+    items = []  # type: list[bytes]
     dec = _Decoder(memoryview(data), max_depth, max_items, None)
     while dec.pos < len(data):
         start = dec.pos

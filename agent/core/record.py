@@ -62,6 +62,7 @@ def _check_uint(name, x, limit=0xFFFFFFFFFFFFFFFF):
 
 
 def valid_probe_id(probe):
+    # type: (object) -> bool
     """Probe ids are also MQTT topic levels: 1..64 of [A-Za-z0-9._-]."""
     if not isinstance(probe, str) or not 1 <= len(probe) <= MAX_PROBE_ID:
         return False
@@ -82,7 +83,7 @@ def _check_tree(where, value, depth):
             if not isinstance(key, str) or not key or len(key) > 64:
                 raise RecordError("%s has a key that is not a short text" % where)
             if key.lower() in FORBIDDEN_KEYS:
-                raise RecordError("%s.%s is a subscriber identity and never recorded" % (where, key))
+                raise RecordError("%s.%s is a subscriber identity, never recorded" % (where, key))
             _check_tree(where + "." + key, item, depth + 1)
     elif isinstance(value, list):
         if len(value) > MAX_ARRAY:
