@@ -18,6 +18,7 @@ class AckError(ValueError):
 
 
 def encode(entries):
+    # type: (list[tuple[int, int, int]]) -> bytes
     """entries: iterable of (epoch, seq, status)."""
     out = [[e, s, st] for e, s, st in entries]
     if len(out) > MAX_ACKS:
@@ -26,6 +27,7 @@ def encode(entries):
 
 
 def decode(raw):
+    # type: (bytes) -> list[tuple[int, int, int]]
     try:
         items = cbor.loads(raw, max_depth=2, max_items=4 * MAX_ACKS + 1, tags=())
     except cbor.CBORError as exc:

@@ -44,6 +44,7 @@ class Sign1:
         self.signature = signature
 
     def to_be_signed(self):
+        # type: () -> bytes
         return _sig_structure(self.protected_raw, self.payload)
 
     def verify(self, verify):
@@ -52,6 +53,7 @@ class Sign1:
 
 
 def parse_sign1(data):
+    # type: (bytes) -> Sign1
     """Parse the envelope of a COSE_Sign1 and check its headers; raises COSEError."""
     if len(data) > MAX_MESSAGE:
         raise COSEError("message of %d bytes exceeds %d" % (len(data), MAX_MESSAGE))

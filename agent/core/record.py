@@ -101,6 +101,7 @@ def _check_tree(where, value, depth):
 
 
 def check(fields):
+    # type: (dict) -> None
     """Check a record given by integer keys; raises RecordError naming the first fault."""
     for key in _REQUIRED:
         if key not in fields:
@@ -138,6 +139,7 @@ def check(fields):
 
 
 def encode(probe, epoch, seq, time_ms, synced, kind, values, versions, context=None):
+    # type: (str, int, int, int, bool, str, dict, dict, dict | None) -> bytes
     """Build and check a record payload; returns its deterministic CBOR bytes."""
     fields = {
         K_VERSION: SCHEMA_VERSION,
@@ -160,6 +162,7 @@ def encode(probe, epoch, seq, time_ms, synced, kind, values, versions, context=N
 
 
 def decode(raw):
+    # type: (bytes) -> dict
     """Decode and check a payload; returns the record with named fields."""
     if len(raw) > MAX_PAYLOAD:
         raise RecordError("record of %d bytes exceeds %d" % (len(raw), MAX_PAYLOAD))
