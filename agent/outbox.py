@@ -54,6 +54,7 @@ class Outbox:
         with self._tx():
             self.epoch = self._bump("epoch")
         self._depth = self._count()
+        self._issued = self._get("next_seq")
 
     def _tx(self) -> sqlite3.Connection:
         self.db.execute("BEGIN IMMEDIATE")
@@ -104,6 +105,7 @@ class Outbox:
             self._depth = self._count()
             raise OutboxFull(f"{self.path}: record not kept: {exc}") from None
         self._depth += 1
+        self._issued = seq
         return seq
 
     def due(self, now: float, resend_after: float, limit: int = 100) -> list[Pending]:
@@ -144,7 +146,7 @@ class Outbox:
     @property
     def issued(self) -> int:
         """How many seqs were ever issued on this probe (the last seq)."""
-        return self._get("next_seq")
+        return self._issued
 
     def take_dropped(self) -> int:
         """Records dropped for room since the last call (and reset the count)."""

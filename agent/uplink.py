@@ -57,11 +57,15 @@ class Uplink:
         self._wake = asyncio.Event()
         self._inflight: set[int] = set()
         self.connected = asyncio.Event()
+        self.drained = asyncio.Event()  # set while the outbox is empty
+        if outbox.depth == 0:
+            self.drained.set()
         self.published = 0
         self.acknowledged = 0
 
     def wake(self) -> None:
         """A record was committed: send it now rather than at the next resend tick."""
+        self.drained.clear()
         self._wake.set()
 
     def _client(self) -> aiomqtt.Client:
@@ -179,6 +183,8 @@ class Uplink:
             self._inflight.discard(seq)
             if status == acks.QUARANTINED:
                 log.error("collector quarantined record seq %d: check the collector's log", seq)
+        if self.outbox.depth == 0:
+            self.drained.set()
         self._wake.set()
 
     async def _say_goodbye(self, client: aiomqtt.Client) -> None:

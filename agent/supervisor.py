@@ -1,0 +1,160 @@
+"""The agent: runs each scheduled source, signs what it measures into the outbox, keeps the uplink.
+
+Every measurement becomes a record that is signed and committed before any network I/O; a source
+that fails is logged and retried at its next turn — no source can bring the agent down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from agent import boards, clock, keys
+from agent.config import AgentConfig
+from agent.core import cose, record
+from agent.outbox import Outbox, OutboxFull
+from agent.sources import LinkState, Measurement, Source, load_factory
+from agent.uplink import Uplink
+
+log = logging.getLogger("qiyas.agent")
+
+# Access-link sources run first in a cycle, so the records after them carry a fresh context.
+LINK_SOURCES = ("radio", "optical")
+MEASURE_TIMEOUT_S = 300.0
+DRAIN_ON_STOP_S = 5.0
+
+
+def agent_version() -> str:
+    try:
+        return version("qiyas")
+    except PackageNotFoundError:
+        return "dev"
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.board = boards.load(config.board)
+        self.key = keys.load_or_create(config.key_path)
+        self.outbox = Outbox(config.outbox_path, config.outbox_max_records)
+        self.link = LinkState()
+        self.versions = {
+            "agent": agent_version(),
+            "board": self.board.name,
+            "firmware": config.firmware,
+        }
+        status = {"probe": config.probe_id, "epoch": self.outbox.epoch, **self.versions}
+        self.uplink = Uplink(config, self.outbox, status)
+        names = sorted(config.schedule, key=lambda n: (n not in LINK_SOURCES, n))
+        self.sources: dict[str, Source] = {
+            name: load_factory(name)(config, self.board) for name in names
+        }
+        self.lost = 0  # records the disk refused
+
+    def commit(self, kind: str, values: dict[str, Any]) -> int | None:
+        """Sign and store one record; returns its seq, or None if the disk refused it."""
+        time_ms = int(time.time() * 1000)
+        synced = clock.synchronised()
+        context = {} if kind in LINK_SOURCES else self.link.context()
+
+        def build(epoch: int, seq: int) -> bytes:
+            payload = record.encode(
+                self.config.probe_id,
+                epoch,
+                seq,
+                time_ms,
+                synced,
+                kind,
+                values,
+                self.versions,
+                context,
+            )
+            signed: bytes = cose.sign1(payload, self.key.kid, self.key.sign)
+            return signed
+
+        try:
+            seq = self.outbox.add(kind, build)
+        except OutboxFull as exc:
+            self.lost += 1
+            log.error("%s (%d lost since start)", exc, self.lost)
+            return None
+        except record.RecordError as exc:
+            log.error("a %s measurement did not fit the record schema: %s", kind, exc)
+            return None
+        self.uplink.wake()
+        dropped = self.outbox.take_dropped()
+        if dropped:
+            log.warning("outbox full: dropped the %d oldest records", dropped)
+            self.commit("status", {"event": "outbox-full", "dropped": dropped})
+        return seq
+
+    async def measure(self, name: str) -> None:
+        try:
+            results: list[Measurement] = await asyncio.wait_for(
+                self.sources[name].measure(self.link), MEASURE_TIMEOUT_S
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a source's failure is logged, never fatal
+            log.error("%s measurement failed: %s: %s", name, type(exc).__name__, exc)
+            return
+        for m in results:
+            self.commit(m.kind, m.values)
+
+    async def _schedule(self, name: str, interval: float, stop: asyncio.Event) -> None:
+        # Spread a fleet's first measurements so probes do not all measure at once.
+        first = random.uniform(0, min(interval, 10.0))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), first)
+        while not stop.is_set():
+            started = time.monotonic()
+            await self.measure(name)
+            wait = max(0.0, interval - (time.monotonic() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+
+    def _birth(self) -> None:
+        self.commit("status", {"event": "birth", "detail": f"epoch {self.outbox.epoch}"})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Measure on schedule until stop is set, then drain the outbox briefly and leave."""
+        self._birth()
+        uplink_stop = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.uplink.run(uplink_stop))
+            for name, interval in self.config.schedule.items():
+                tg.create_task(self._schedule(name, interval, stop))
+            await stop.wait()
+            await self.drain(DRAIN_ON_STOP_S)
+            uplink_stop.set()
+        await self.close()
+
+    async def once(self, timeout: float) -> bool:
+        """One full cycle: every scheduled source once, then wait until all is acknowledged."""
+        self._birth()
+        uplink_stop = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.uplink.run(uplink_stop))
+            for name in self.sources:
+                await self.measure(name)
+            drained = await self.drain(timeout)
+            uplink_stop.set()
+        await self.close()
+        return drained
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until the collector has acknowledged everything (True) or timeout (False)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.uplink.drained.wait(), timeout)
+        return self.outbox.depth == 0
+
+    async def close(self) -> None:
+        for source in self.sources.values():
+            with contextlib.suppress(Exception):
+                await source.aclose()
+        self.outbox.close()
