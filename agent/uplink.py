@@ -101,7 +101,7 @@ class Uplink:
                     await self._session(client, stop)
                     await self._say_goodbye(client)
                     return
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, OSError) as exc:
                 self.connected.clear()
                 delay = backoff_delay(attempt)
                 attempt += 1
@@ -126,10 +126,17 @@ class Uplink:
         self._inflight.clear()
         self.connected.set()
         log.info("connected to %s; %d records to send", self.config.broker.url, self.outbox.depth)
-        async with asyncio.TaskGroup() as tg:
-            receiver = tg.create_task(self._receive(client))
-            await self._send(client, stop)
-            receiver.cancel()
+        receiver = asyncio.create_task(self._receive(client))
+        sender = asyncio.create_task(self._send(client, stop))
+        try:
+            done, _ = await asyncio.wait({receiver, sender}, return_when="FIRST_COMPLETED")
+        finally:
+            for task in (receiver, sender):
+                task.cancel()
+            await asyncio.gather(receiver, sender, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                raise exc  # a lost connection (MqttError) ends the session; run() reconnects
 
     async def _send(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         resend_after = self.config.ack_timeout_s
