@@ -12,8 +12,8 @@ import struct
 MAX_DEPTH = 16
 MAX_ITEMS = 4096
 
-_FLOAT32 = struct.Struct(">f")
-_FLOAT64 = struct.Struct(">d")
+_FLOAT32_MAX = 3.4028234663852886e38
+_INF = float("inf")
 
 
 class CBORError(ValueError):
@@ -54,11 +54,37 @@ def _head(major, n):
     raise CBORError("integer out of 64-bit range")
 
 
+def _half_bits(bits):
+    """The binary16 form of binary32 `bits`, or None when binary16 cannot hold the value exactly."""
+    sign = (bits >> 16) & 0x8000
+    exp = ((bits >> 23) & 0xFF) - 127
+    mant = bits & 0x7FFFFF
+    if exp == -127:  # zero; binary32 subnormals lie far below binary16's range
+        return None if mant else sign
+    if -14 <= exp <= 15:
+        return None if mant & 0x1FFF else sign | (exp + 15) << 10 | mant >> 13
+    if -24 <= exp < -14:  # a binary16 subnormal
+        shift = -1 - exp
+        full = mant | 0x800000
+        return None if full & ((1 << shift) - 1) else sign | full >> shift
+    return None
+
+
 def _encode_float(x):
-    single = _FLOAT32.pack(x)
-    if _FLOAT32.unpack(single)[0] == x or x != x:
-        return b"\xfa" + single
-    return b"\xfb" + _FLOAT64.pack(x)
+    # Shortest form that keeps the value (RFC 8949 §4.2.1, as cbor2's canonical mode does):
+    # half, then single, then double precision; one NaN.
+    if x != x:
+        return b"\xf9\x7e\x00"
+    if x in (_INF, -_INF):
+        return b"\xf9\xfc\x00" if x < 0 else b"\xf9\x7c\x00"
+    if -_FLOAT32_MAX <= x <= _FLOAT32_MAX:  # CPython's pack(">f") raises beyond it
+        single = struct.pack(">f", x)
+        if struct.unpack(">f", single)[0] == x:
+            half = _half_bits(int.from_bytes(single, "big"))
+            if half is not None:
+                return b"\xf9" + half.to_bytes(2, "big")
+            return b"\xfa" + single
+    return b"\xfb" + struct.pack(">d", x)
 
 
 def _encode(obj, out, depth):
@@ -217,9 +243,9 @@ class _Decoder:
         if ai == 25:
             return _half_to_float(int.from_bytes(self.take(2), "big"))
         if ai == 26:
-            return _FLOAT32.unpack(self.take(4))[0]
+            return struct.unpack(">f", self.take(4))[0]
         if ai == 27:
-            return _FLOAT64.unpack(self.take(8))[0]
+            return struct.unpack(">d", self.take(8))[0]
         if ai == 31:
             self.fail("unexpected break")
         self.fail("simple value %d is not accepted" % ai)
