@@ -1,0 +1,125 @@
+"""Turn a batch of received MQTT messages into stored rows, acknowledgements and feed items.
+
+Synchronous and free of MQTT: the ingest loop runs it on a worker thread, tests call it directly.
+Acknowledgements are computed only after `Store.store_batch` has committed, so an ack can never
+name a record that is not durable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.core import acks, record, topics
+from collector.store import QuarantineRow, RecordRow, Store
+from collector.verify import KeyLookup, Rejected, Verified, check_message
+
+FEED_PREFIX = "qiyas/v1/feed/"
+
+
+def iso_ms(ms: int) -> str:
+    """Milliseconds since 1970 as ISO 8601 UTC, e.g. 2026-11-29T06:40:00.123Z."""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def feed_topic(kind: str) -> str:
+    return FEED_PREFIX + kind
+
+
+def feed_item(row: RecordRow) -> dict[str, Any]:
+    """A verified record as the live feed and the JSON exports show it."""
+    return {**row.record, "kid": row.kid.hex(), "received_at": iso_ms(row.received_at_ms)}
+
+
+@dataclass
+class Outcome:
+    """What one batch produced: acks to publish per probe, new records for the feed, counts."""
+
+    acks: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
+    new_records: list[RecordRow] = field(default_factory=list)
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+
+    def ack(self, probe: str, epoch: int, seq: int, status: int) -> None:
+        self.acks.setdefault(probe, []).append((epoch, seq, status))
+
+    def ack_messages(self) -> list[tuple[str, bytes]]:
+        """(topic, payload) of each acknowledgement message, at most MAX_ACKS entries each."""
+        out = []
+        for probe, entries in self.acks.items():
+            for start in range(0, len(entries), acks.MAX_ACKS):
+                chunk = entries[start : start + acks.MAX_ACKS]
+                out.append((topics.acks(probe), acks.encode(chunk)))
+        return out
+
+    def feed_messages(self) -> list[tuple[str, bytes]]:
+        return [
+            (feed_topic(row.kind), json.dumps(feed_item(row), ensure_ascii=False).encode())
+            for row in self.new_records
+        ]
+
+
+def _topic_probe(topic: str) -> str | None:
+    probe = topics.probe_of(topic)
+    if probe is None or not record.valid_probe_id(probe) or topic != topics.records(probe):
+        return None
+    return probe
+
+
+def _check(topic: str, raw: bytes, lookup: KeyLookup, now_ms: int) -> Verified | Rejected:
+    probe = _topic_probe(topic)
+    if probe is None:
+        return Rejected(f"topic {topic!r} is not qiyas/v1/probes/<valid probe id>/records")
+    try:
+        return check_message(raw, lookup, now_ms, topic_probe=probe)
+    except Exception as exc:  # a long-running collector never dies of one message
+        return Rejected(f"internal error while verifying: {exc!r}")
+
+
+def process(
+    store: Store, lookup: KeyLookup, messages: Sequence[tuple[str, bytes]], now_ms: int
+) -> Outcome:
+    """Verify, store (one transaction) and decide the acknowledgements for messages.
+
+    Raises only if the store fails, in which case nothing was committed and nothing is acked.
+    """
+    rows: list[RecordRow] = []
+    quarantined: list[QuarantineRow] = []
+    outcome = Outcome()
+    for topic, raw in messages:
+        verdict = _check(topic, raw, lookup, now_ms)
+        if isinstance(verdict, Verified):
+            rec = verdict.record
+            rows.append(
+                RecordRow(
+                    probe=rec["probe"],
+                    epoch=rec["epoch"],
+                    seq=rec["seq"],
+                    kid=verdict.kid,
+                    kind=rec["kind"],
+                    time_ms=rec["time_ms"],
+                    synced=rec["synced"],
+                    received_at_ms=now_ms,
+                    record=rec,
+                    raw=raw,
+                )
+            )
+        else:
+            probe = _topic_probe(topic)
+            quarantined.append(QuarantineRow(topic, probe, verdict.reason, now_ms, raw))
+            if probe is not None and verdict.epoch is not None and verdict.seq is not None:
+                outcome.ack(probe, verdict.epoch, verdict.seq, acks.QUARANTINED)
+    is_new = store.store_batch(rows, quarantined)
+    outcome.quarantined = len(quarantined)
+    for row, new in zip(rows, is_new, strict=True):
+        outcome.ack(row.probe, row.epoch, row.seq, acks.STORED if new else acks.DUPLICATE)
+        if new:
+            outcome.stored += 1
+            outcome.new_records.append(row)
+        else:
+            outcome.duplicates += 1
+    return outcome

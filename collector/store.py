@@ -1,0 +1,365 @@
+"""Where the collector keeps records, quarantined messages and probe keys.
+
+One class, `Store`, over two engines: SQLite (WAL, the embedded default) and PostgreSQL (psycopg 3,
+for several collectors sharing one database). `open_store(url)` picks the engine from the URL: a
+`postgresql://` URL or a file path / `sqlite:///path`. The SQL is written once with `?`
+placeholders; the engine differences (types, placeholders, transactions, locks) live in `_Engine`.
+
+A Store is used by one thread at a time (the ingest loop hands it to a worker thread per batch).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from collector import schema
+
+# Rows per INSERT statement: well under SQLite's 32766 bound on parameters (10 per row).
+_INSERT_CHUNK = 500
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used; the text says which and why."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """A verified record: its identity, the fields the API filters on, the decoded record and the
+    signed bytes as received."""
+
+    probe: str
+    epoch: int
+    seq: int
+    kid: bytes
+    kind: str
+    time_ms: int
+    synced: bool
+    received_at_ms: int
+    record: dict[str, Any]
+    raw: bytes
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    topic: str
+    probe: str | None
+    reason: str
+    received_at_ms: int
+    raw: bytes
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    probe: str
+    kid: bytes
+    public_key: bytes
+    not_before_ms: int | None = None
+    not_after_ms: int | None = None
+    revoked_at_ms: int | None = None
+    added_at_ms: int = field(default_factory=now_ms)
+
+
+_RECORD_COLS = "probe, epoch, seq, kid, kind, time_ms, synced, received_at_ms, record, raw"
+_QUARANTINE_COLS = "topic, probe, reason, received_at_ms, raw"
+_KEY_COLS = "probe, kid, public_key, not_before_ms, not_after_ms, revoked_at_ms, added_at_ms"
+
+
+class _Engine:
+    """What differs between SQLite and PostgreSQL, behind four methods."""
+
+    dialect: str
+    conn: Any
+
+    def sql(self, text: str) -> str:
+        return text
+
+    def transaction(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def lock_migrations(self) -> None:
+        """Called inside the migration transaction so concurrent starters migrate once."""
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _SQLite(_Engine):
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        try:
+            # isolation_level None: we issue BEGIN/COMMIT ourselves, so a batch is one transaction.
+            # check_same_thread off: batches run on worker threads, one at a time.
+            self.conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: an acknowledged record must survive a power cut, not only a process crash.
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {path!r}: {exc}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking.
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+
+class _Postgres(_Engine):
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        try:
+            self.conn = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from None
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+    def transaction(self) -> AbstractContextManager[None]:
+        cm: AbstractContextManager[None] = self.conn.transaction()
+        return cm
+
+    def lock_migrations(self) -> None:
+        # Any constant works; it names "the Qiyas schema" among advisory locks of this database.
+        self.conn.execute("SELECT pg_advisory_xact_lock(7170100)")
+
+
+def _engine_for(url: str) -> _Engine:
+    if url.startswith(("postgresql://", "postgres://")):
+        return _Postgres(url)
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    if path != ":memory:" and not Path(path).parent.is_dir():
+        raise StoreError(f"cannot open SQLite database {path!r}: its folder does not exist")
+    return _SQLite(path)
+
+
+def open_store(url: str) -> Store:
+    """Open (and migrate to the current schema) the store named by url."""
+    store = Store(_engine_for(str(url)))
+    store.migrate()
+    return store
+
+
+def _record_from_row(row: Sequence[Any]) -> RecordRow:
+    record = row[9] if isinstance(row[9], dict) else json.loads(row[9])
+    return RecordRow(
+        probe=row[1],
+        epoch=row[2],
+        seq=row[3],
+        kid=bytes(row[4]),
+        kind=row[5],
+        time_ms=row[6],
+        synced=bool(row[7]),
+        received_at_ms=row[8],
+        record=record,
+        raw=bytes(row[10]),
+        id=row[0],
+    )
+
+
+class Store:
+    def __init__(self, engine: _Engine) -> None:
+        self._engine = engine
+        self.dialect = engine.dialect
+
+    def close(self) -> None:
+        self._engine.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _execute(self, text: str, params: Sequence[Any] = ()) -> Any:
+        return self._engine.conn.execute(self._engine.sql(text), params)
+
+    def _query(self, text: str, params: Sequence[Any] = ()) -> list[Any]:
+        rows: list[Any] = self._execute(text, params).fetchall()
+        return rows
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this database lacks; returns the versions applied."""
+        applied: list[int] = []
+        with self._engine.transaction():
+            self._engine.lock_migrations()
+            self._execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+                " applied_at_ms BIGINT NOT NULL)"
+            )
+            done = {row[0] for row in self._query("SELECT version FROM schema_migrations")}
+            for version, description, migration in schema.MIGRATIONS:
+                if version in done:
+                    continue
+                for statement in schema.statements(self.dialect, migration):
+                    self._execute(statement)
+                self._execute(
+                    "INSERT INTO schema_migrations (version, description, applied_at_ms)"
+                    " VALUES (?, ?, ?)",
+                    (version, description, now_ms()),
+                )
+                applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        rows = self._query("SELECT MAX(version) FROM schema_migrations")
+        return int(rows[0][0] or 0)
+
+    # --- ingest --------------------------------------------------------------------------------
+
+    def store_batch(
+        self, records: Sequence[RecordRow], quarantined: Sequence[QuarantineRow] = ()
+    ) -> list[bool]:
+        """Store records idempotently on (probe, epoch, seq) and quarantined messages, all in one
+        transaction; returns, per record, True if it is new and False if it was already stored
+        (by an earlier batch or earlier in this one)."""
+        first_of: dict[tuple[str, int, int], int] = {}
+        for i, rec in enumerate(records):
+            first_of.setdefault((rec.probe, rec.epoch, rec.seq), i)
+        unique = [records[i] for i in sorted(first_of.values())]
+        inserted: set[tuple[str, int, int]] = set()
+        with self._engine.transaction():
+            for chunk_start in range(0, len(unique), _INSERT_CHUNK):
+                chunk = unique[chunk_start : chunk_start + _INSERT_CHUNK]
+                inserted.update(self._insert_records(chunk))
+            for q in quarantined:
+                self._execute(
+                    f"INSERT INTO quarantine ({_QUARANTINE_COLS}) VALUES (?, ?, ?, ?, ?)",
+                    (q.topic, q.probe, q.reason, q.received_at_ms, q.raw),
+                )
+        return [
+            first_of[key] == i and key in inserted
+            for i, key in enumerate((r.probe, r.epoch, r.seq) for r in records)
+        ]
+
+    def _insert_records(self, chunk: Sequence[RecordRow]) -> list[tuple[str, int, int]]:
+        json_type = schema.TYPES[self.dialect]["json"]
+        row_sql = f"(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS {json_type}), ?)"
+        params: list[Any] = []
+        for r in chunk:
+            params += [r.probe, r.epoch, r.seq, r.kid, r.kind, r.time_ms, r.synced]
+            params += [r.received_at_ms, json.dumps(r.record, ensure_ascii=False), r.raw]
+        rows = self._query(
+            f"INSERT INTO records ({_RECORD_COLS}) VALUES "
+            + ", ".join([row_sql] * len(chunk))
+            + " ON CONFLICT (probe, epoch, seq) DO NOTHING RETURNING probe, epoch, seq",
+            params,
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def records(
+        self, since_ms: int | None = None, until_ms: int | None = None
+    ) -> Iterator[RecordRow]:
+        """Stored records in (time, probe, epoch, seq) order; since inclusive, until exclusive."""
+        where, params = [], []
+        if since_ms is not None:
+            where.append("time_ms >= ?")
+            params.append(since_ms)
+        if until_ms is not None:
+            where.append("time_ms < ?")
+            params.append(until_ms)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        cursor = self._execute(
+            f"SELECT id, {_RECORD_COLS} FROM records{clause} ORDER BY time_ms, probe, epoch, seq",
+            params,
+        )
+        for row in cursor:
+            yield _record_from_row(row)
+
+    def count_records(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM records")[0][0])
+
+    def quarantine(self) -> list[QuarantineRow]:
+        rows = self._query(f"SELECT id, {_QUARANTINE_COLS} FROM quarantine ORDER BY id")
+        return [
+            QuarantineRow(
+                topic=r[1], probe=r[2], reason=r[3], received_at_ms=r[4], raw=bytes(r[5]), id=r[0]
+            )
+            for r in rows
+        ]
+
+    # --- probe keys ----------------------------------------------------------------------------
+
+    def insert_key(self, key: KeyRow) -> None:
+        with self._engine.transaction():
+            self._execute(
+                f"INSERT INTO probe_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key.probe,
+                    key.kid,
+                    key.public_key,
+                    key.not_before_ms,
+                    key.not_after_ms,
+                    key.revoked_at_ms,
+                    key.added_at_ms,
+                ),
+            )
+
+    def key(self, kid: bytes) -> KeyRow | None:
+        rows = self._query(f"SELECT {_KEY_COLS} FROM probe_keys WHERE kid = ?", (kid,))
+        return _key_from_row(rows[0]) if rows else None
+
+    def keys(self, probe: str | None = None) -> list[KeyRow]:
+        if probe is None:
+            rows = self._query(f"SELECT {_KEY_COLS} FROM probe_keys ORDER BY probe, added_at_ms")
+        else:
+            rows = self._query(
+                f"SELECT {_KEY_COLS} FROM probe_keys WHERE probe = ? ORDER BY added_at_ms",
+                (probe,),
+            )
+        return [_key_from_row(r) for r in rows]
+
+    def set_key_validity(
+        self,
+        kid: bytes,
+        not_before_ms: int | None,
+        not_after_ms: int | None,
+        revoked_at_ms: int | None,
+    ) -> None:
+        with self._engine.transaction():
+            self._execute(
+                "UPDATE probe_keys SET not_before_ms = ?, not_after_ms = ?, revoked_at_ms = ?"
+                " WHERE kid = ?",
+                (not_before_ms, not_after_ms, revoked_at_ms, kid),
+            )
+
+
+def _key_from_row(row: Sequence[Any]) -> KeyRow:
+    return KeyRow(
+        probe=row[0],
+        kid=bytes(row[1]),
+        public_key=bytes(row[2]),
+        not_before_ms=row[3],
+        not_after_ms=row[4],
+        revoked_at_ms=row[5],
+        added_at_ms=row[6],
+    )

@@ -1,0 +1,137 @@
+"""Verify one signed record against the key registry: the collector's single gate for input.
+
+`check_message` never raises on bad input: it returns `Verified` or `Rejected` with a reason that
+names what was wrong. Both the MQTT ingest and `qiyas verify` go through it, so a record accepted
+live is exactly a record accepted offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent.core import cbor, cose, record
+from collector.store import KeyRow
+
+# Columns are signed 64-bit in both SQLite and PostgreSQL.
+_INT64_MAX = 2**63 - 1
+_INT64_MIN = -(2**63)
+
+KeyLookup = Callable[[bytes], KeyRow | None]
+
+
+@dataclass(frozen=True)
+class Verified:
+    kid: bytes
+    record: dict[str, Any]
+
+    @property
+    def probe(self) -> str:
+        probe: str = self.record["probe"]
+        return probe
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """reason: what was wrong. epoch/seq: read from the unverified payload when it could be, so the
+    probe named by the topic can be told to stop resending this record."""
+
+    reason: str
+    epoch: int | None = None
+    seq: int | None = None
+
+
+@lru_cache(maxsize=65536)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def _signature_ok(public_key: bytes, signature: bytes, data: bytes) -> bool:
+    try:
+        _public_key(public_key).verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _peek_identity(payload: bytes) -> tuple[int | None, int | None]:
+    """(epoch, seq) of a payload that failed a check, if it is a map that has them."""
+    try:
+        # cbor's default bounds, looser than the schema's: a too-deep record can still be named.
+        fields = cbor.loads(payload, tags=())
+    except cbor.CBORError:
+        return None, None
+    if not isinstance(fields, dict):
+        return None, None
+    epoch, seq = fields.get(record.K_EPOCH), fields.get(record.K_SEQ)
+    if not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in (epoch, seq)):
+        return None, None
+    return epoch, seq
+
+
+def _key_problem(key: KeyRow, time_ms: int, received_at_ms: int) -> str | None:
+    """Why key may not vouch for a record measured at time_ms and received at received_at_ms.
+
+    Revocation is judged on arrival time (a stolen key can claim any measurement time); the
+    validity window on the measurement time (a record measured under the old key may arrive late,
+    after a rotation, from the outbox).
+    """
+    kid = key.kid.hex()
+    if key.revoked_at_ms is not None and received_at_ms >= key.revoked_at_ms:
+        return f"key {kid} of probe {key.probe} was revoked at {key.revoked_at_ms} ms"
+    if key.not_before_ms is not None and time_ms < key.not_before_ms:
+        return f"key {kid} of probe {key.probe} is not valid before {key.not_before_ms} ms"
+    if key.not_after_ms is not None and time_ms >= key.not_after_ms:
+        return f"key {kid} of probe {key.probe} expired at {key.not_after_ms} ms"
+    return None
+
+
+def check_message(
+    raw: bytes, lookup: KeyLookup, received_at_ms: int, topic_probe: str | None = None
+) -> Verified | Rejected:
+    """Parse, verify and decode one COSE_Sign1 record.
+
+    topic_probe: the probe named by the MQTT topic it arrived on (None offline): it must match.
+    """
+    if len(raw) > cose.MAX_MESSAGE:
+        return Rejected(f"oversized: {len(raw)} bytes exceeds {cose.MAX_MESSAGE}")
+    try:
+        msg = cose.parse_sign1(raw)
+    except cose.COSEError as exc:
+        return Rejected(f"not a valid COSE_Sign1: {exc}")
+    epoch, seq = _peek_identity(msg.payload)
+
+    def reject(reason: str) -> Rejected:
+        return Rejected(reason, epoch, seq)
+
+    key = lookup(msg.kid)
+    if key is None:
+        return reject(f"unknown kid {msg.kid.hex()}")
+    if not _signature_ok(key.public_key, msg.signature, msg.to_be_signed()):
+        return reject(f"bad signature for kid {msg.kid.hex()} (probe {key.probe})")
+    try:
+        rec = record.decode(msg.payload)
+    except record.RecordError as exc:
+        return reject(f"payload does not follow the record schema: {exc}")
+    if rec["probe"] != key.probe:
+        return reject(
+            f"record names probe {rec['probe']} but kid {msg.kid.hex()} "
+            f"is registered to probe {key.probe}"
+        )
+    if topic_probe is not None and rec["probe"] != topic_probe:
+        return reject(
+            f"record names probe {rec['probe']} but arrived on the topic of probe {topic_probe}"
+        )
+    if rec["seq"] > _INT64_MAX:
+        return reject(f"seq {rec['seq']} exceeds the largest storable {_INT64_MAX}")
+    if not _INT64_MIN <= rec["time_ms"] <= _INT64_MAX:
+        return reject(f"time_ms {rec['time_ms']} is outside the signed 64-bit range")
+    problem = _key_problem(key, rec["time_ms"], received_at_ms)
+    if problem is not None:
+        return reject(problem)
+    return Verified(kid=msg.kid, record=rec)

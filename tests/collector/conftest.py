@@ -1,0 +1,123 @@
+"""Collector fixtures: a store on each real engine, a running collector, an MQTT test client.
+
+`store_url` runs each test that uses it twice: on a fresh SQLite file and on a fresh PostgreSQL
+database (created on 127.0.0.1:5432 for the test and dropped after it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from agent.core import acks
+from collector.broker import Broker
+from collector.ingest import Collector
+from collector.store import Store, open_store
+from hil.mosquitto import Mosquitto
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database; its URL. Dropped afterwards, connections and all."""
+    import psycopg
+
+    name = f"qiyas_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "collector.db")
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    with open_store(store_url) as s:
+        yield s
+
+
+def broker_of(mosquitto: Mosquitto) -> Broker:
+    return Broker(mosquitto.host, mosquitto.port)
+
+
+@contextlib.asynccontextmanager
+async def running(collector: Collector, timeout: float = 10.0) -> AsyncIterator[Collector]:
+    """collector running as a task, subscribed; stopped (and awaited) on exit."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(collector.run(stop))
+    try:
+        await asyncio.wait_for(collector.subscribed.wait(), timeout)
+        yield collector
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout)
+
+
+@pytest.fixture
+async def collector(store: Store, mosquitto: Mosquitto) -> AsyncIterator[Collector]:
+    async with running(Collector(store, broker_of(mosquitto), f"c-{uuid.uuid4().hex[:8]}")) as c:
+        yield c
+
+
+class ProbeSide:
+    """What a probe sees over MQTT: it publishes records and collects the acks it gets."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.client = client
+        self.acks: asyncio.Queue[tuple[str, int, int, int]] = asyncio.Queue()
+        self.feed: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        await self.client.publish(topic, payload, qos=1)
+
+    async def next_acks(self, n: int, timeout: float = 10.0) -> list[tuple[str, int, int, int]]:
+        """The next n (probe, epoch, seq, status) acknowledgements, waiting at most timeout."""
+        out = []
+        async with asyncio.timeout(timeout):
+            while len(out) < n:
+                out.append(await self.acks.get())
+        return out
+
+    async def _receive(self) -> None:
+        async for message in self.client.messages:
+            topic = message.topic.value
+            assert isinstance(message.payload, bytes)
+            if topic.endswith("/acks"):
+                probe = topic.split("/")[3]
+                for epoch, seq, status in acks.decode(message.payload):
+                    self.acks.put_nowait((probe, epoch, seq, status))
+            else:
+                self.feed.put_nowait((topic, message.payload))
+
+
+@pytest.fixture
+async def probe_side(mosquitto: Mosquitto) -> AsyncIterator[ProbeSide]:
+    async with aiomqtt.Client(
+        mosquitto.host, mosquitto.port, protocol=aiomqtt.ProtocolVersion.V5
+    ) as client:
+        await client.subscribe("qiyas/v1/probes/+/acks", qos=1)
+        await client.subscribe("qiyas/v1/feed/#", qos=0)
+        side = ProbeSide(client)
+        receiver = asyncio.create_task(side._receive())
+        try:
+            yield side
+        finally:
+            receiver.cancel()

@@ -1,0 +1,129 @@
+"""The collector on the real path: publisher → Mosquitto → collector → store → ack and feed."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import ProbeSide
+from probe_signing import SigningProbe
+
+from agent.core import acks, cbor, record, topics
+from collector import registry
+from collector.ingest import Collector
+from collector.store import Store, open_store
+
+
+async def test_a_record_is_stored_acked_and_fed(
+    store: Store, store_url: str, collector: Collector, probe_side: ProbeSide
+) -> None:
+    probe = SigningProbe("ma-cas-0001")
+    registry.add_key(store, probe.probe, probe.public_key)
+    signed = probe.record(7, kind="latency", values={"rtt_ms_median": 12.5})
+
+    await probe_side.publish(topics.records(probe.probe), signed)
+
+    assert await probe_side.next_acks(1) == [(probe.probe, 1, 7, acks.STORED)]
+    # The ack promises durability: a fresh connection must already see the row.
+    with open_store(store_url) as other:
+        [row] = list(other.records())
+    assert row.raw == signed
+    assert (row.probe, row.epoch, row.seq, row.kind, row.kid) == (
+        probe.probe,
+        1,
+        7,
+        "latency",
+        probe.kid,
+    )
+    assert row.record["values"] == {"rtt_ms_median": 12.5}
+    topic, payload = await probe_side.feed.get()
+    assert topic == "qiyas/v1/feed/latency"
+    fed = json.loads(payload)
+    assert (fed["probe"], fed["seq"], fed["kid"]) == (probe.probe, 7, probe.kid.hex())
+    assert fed["values"] == {"rtt_ms_median": 12.5}
+    assert fed["received_at"].endswith("Z")
+
+
+async def test_a_resent_record_is_stored_once_and_acked_twice(
+    store: Store, collector: Collector, probe_side: ProbeSide
+) -> None:
+    probe = SigningProbe("ma-rab-0002")
+    registry.add_key(store, probe.probe, probe.public_key)
+    signed = probe.record(1)
+
+    await probe_side.publish(topics.records(probe.probe), signed)
+    first = await probe_side.next_acks(1)
+    await probe_side.publish(topics.records(probe.probe), signed)
+    second = await probe_side.next_acks(1)
+
+    assert first == [(probe.probe, 1, 1, acks.STORED)]
+    assert second == [(probe.probe, 1, 1, acks.DUPLICATE)]
+    assert store.count_records() == 1
+    assert collector.stats.duplicates == 1
+
+
+def _deep(levels: int) -> dict[str, object]:
+    value: dict[str, object] = {"x": 1}
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+def _signed_with_values(probe: SigningProbe, seq: int, values: object) -> bytes:
+    """A record signed by probe whose values the schema forbids (record.encode would refuse)."""
+    fields = cbor.loads(probe.payload(seq))
+    assert isinstance(fields, dict)
+    fields[record.K_VALUES] = values
+    return probe.sign(cbor.dumps(fields))
+
+
+async def test_bad_input_is_quarantined_with_its_reason_and_ingest_goes_on(
+    store: Store, collector: Collector, probe_side: ProbeSide
+) -> None:
+    good = SigningProbe("ma-tng-0003")
+    other = SigningProbe("ma-fes-0004")
+    stranger = SigningProbe("ma-oda-0005")  # never registered
+    for p in (good, other):
+        registry.add_key(store, p.probe, p.public_key)
+    valid = good.record(1)
+    tampered = bytearray(valid)
+    tampered[-1] ^= 0x01
+    dup_key_payload = b"\xa2\x01\x01\x01\x01"  # {1: 1, 1: 1}
+    envelope = cbor.loads(valid)
+    assert isinstance(envelope, cbor.Tag)
+    wrong_tag = cbor.dumps(cbor.Tag(17, envelope.value))
+    deep = _signed_with_values(good, 3, _deep(10))
+    imsi = _signed_with_values(good, 4, {"imsi": "604000000000001"})
+    on_topic = topics.records(good.probe)
+    cases: list[tuple[str, bytes, str, bool]] = [
+        # (topic, payload, expected words in the reason, acked as QUARANTINED)
+        (on_topic, b"hello, collector", "not a valid COSE_Sign1", False),
+        (on_topic, valid[:-10], "truncated", False),
+        (on_topic, wrong_tag, "tag 17 is not accepted", False),
+        (on_topic, stranger.record(5, probe=good.probe), "unknown kid", True),
+        (on_topic, bytes(tampered), "bad signature", True),
+        (on_topic, good.sign(dup_key_payload), "duplicate map key", False),
+        (on_topic, valid + b"\x00", "trailing bytes", False),
+        (on_topic, deep, "deeper", True),
+        (on_topic, b"\xd2" + b"\x84" * 20000, "oversized", False),
+        (on_topic, good.record(6, probe=other.probe), "registered to probe ma-tng-0003", True),
+        (topics.records(other.probe), good.record(7), "arrived on the topic of probe", True),
+        (on_topic, imsi, "subscriber identity", True),
+    ]
+    for topic, payload, _, _ in cases:
+        await probe_side.publish(topic, payload)
+    await probe_side.publish(on_topic, good.record(100))
+
+    acked = await probe_side.next_acks(sum(1 for c in cases if c[3]) + 1)
+
+    seqs = [0, 0, 0, 5, 1, 0, 0, 3, 0, 6, 7, 4]  # the seq each case's payload names, if any
+    expected = [
+        (topics.probe_of(topic), 1, seq, acks.QUARANTINED)
+        for (topic, _, _, is_acked), seq in zip(cases, seqs, strict=True)
+        if is_acked
+    ]
+    assert sorted(acked) == sorted([*expected, (good.probe, 1, 100, acks.STORED)])
+    reasons = [q.reason for q in store.quarantine()]
+    assert len(reasons) == len(cases)
+    for (_, _, words, _), reason in zip(cases, reasons, strict=True):
+        assert words in reason
+    assert store.count_records() == 1
