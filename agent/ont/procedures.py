@@ -1,0 +1,189 @@
+"""OMCI procedures as sans-IO generators: each yields `Request`s and is sent the response.
+
+`poll()` is what `qiyas ont info` and the optical source run: MIB upload (which instances exist),
+the identity and health Gets, the ANI-G self test, and the FEC counters of the current interval.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.ont import messages
+from agent.ont.entities import (
+    ANI_G,
+    FEC_PM,
+    ONU2_G,
+    ONU_DATA,
+    ONU_G,
+    SOFTWARE_IMAGE,
+    Entity,
+    decode_attributes,
+    split_mask,
+)
+from agent.ont.frames import MT, Result
+from agent.ont.session import OmciError, Procedure, Request, describe_result
+
+MAX_UPLOAD_COMMANDS = 4096  # a real MIB is a few hundred; more is a broken or hostile ONT
+UPLOAD_ATTEMPTS = 2  # an ONT that reboots mid-upload forgets it: start over once
+
+Mib = dict[tuple[int, int], dict[str, Any]]
+
+
+def mib_upload() -> Procedure:
+    """Every (class, instance) the ONT has, with the attributes it uploads."""
+    for _ in range(UPLOAD_ATTEMPTS):
+        reply = yield Request(MT.MIB_UPLOAD, ONU_DATA.class_id, 0)
+        count = messages.parse_count(reply)
+        if count > MAX_UPLOAD_COMMANDS:
+            raise OmciError(
+                f"MIB upload announces {count} entries, more than {MAX_UPLOAD_COMMANDS}"
+            )
+        mib: Mib = {}
+        for number in range(count):
+            reply = yield Request(
+                MT.MIB_UPLOAD_NEXT, ONU_DATA.class_id, 0, messages.sequence(number)
+            )
+            entry = messages.parse_upload_next(reply)
+            if entry.me_class == 0:
+                break  # class 0 does not exist: the ONT lost the upload (it rebooted)
+            attrs = mib.setdefault((entry.me_class, entry.me_instance), {})
+            attrs.update(decode_attributes(entry.me_class, entry.mask, entry.values))
+        else:
+            return mib
+    raise OmciError(f"the MIB upload was interrupted {UPLOAD_ATTEMPTS} times")
+
+
+def get(
+    entity: Entity, instance: int, names: list[str], *, mt: MT = MT.GET, extended: bool = False
+) -> Procedure:
+    """Attribute values by name; split into several Gets when they would not fit one response."""
+    mask = entity.mask_of(*names)
+    parts = [mask] if extended else split_mask(entity.class_id, mask, messages.GET_VALUES_BASELINE)
+    values: dict[str, Any] = {}
+    for part in parts:
+        reply = yield Request(mt, entity.class_id, instance, messages.get(part))
+        r = messages.parse_get_response(reply)
+        if r.result not in (Result.SUCCESS, Result.ATTRIBUTE_FAILURE):
+            raise OmciError(
+                f"{MT(mt).name} {entity.name} {instance:#06x}: {describe_result(r.result)}"
+            )
+        # With result 9 the ONT lists unsupported/failed attributes; the rest are valid.
+        valid = r.mask & part & ~(r.optional_mask | r.execution_mask)
+        values.update(decode_attributes(entity.class_id, valid, r.values))
+    return values
+
+
+def optical_test(instance: int) -> Procedure:
+    """ANI-G self test: received/launched power, bias, temperature, supply voltage."""
+    reply = yield Request(MT.TEST, ANI_G.class_id, instance, messages.self_test(), test=True)
+    if reply.mt != MT.TEST_RESULT:  # the ONT refused the test: nothing measured
+        return messages.OpticalTest(None, None, None, None, None)
+    return messages.parse_test_result(reply)
+
+
+def _instances(mib: Mib, entity: Entity) -> list[int]:
+    return sorted(inst for cls, inst in mib if cls == entity.class_id)
+
+
+ANI_NAMES = [
+    "optical_signal_level",
+    "lower_optical_threshold",
+    "upper_optical_threshold",
+    "transmit_optical_level",
+    "lower_transmit_power_threshold",
+    "upper_transmit_power_threshold",
+]
+FEC_NAMES = [
+    "interval_end_time",
+    "corrected_bytes",
+    "corrected_code_words",
+    "uncorrectable_code_words",
+    "total_code_words",
+    "fec_seconds",
+]
+
+
+def poll(*, extended: bool = False) -> Procedure:
+    """One full reading of the ONT, shaped as `qiyas ont info --json` prints it."""
+    mib = yield from mib_upload()
+    onu_g = yield from get(ONU_G, 0, ["vendor_id", "version", "serial_number"], extended=extended)
+    onu2_g = (
+        (yield from get(ONU2_G, 0, ["equipment_id", "omcc_version"], extended=extended))
+        if _instances(mib, ONU2_G)
+        else {}
+    )
+    software = []
+    for inst in _instances(mib, SOFTWARE_IMAGE):
+        image = yield from get(
+            SOFTWARE_IMAGE, inst, ["version", "is_committed", "is_active", "is_valid"],
+            extended=extended,
+        )  # fmt: skip
+        software.append(
+            {
+                "instance": inst,
+                "version": image.get("version"),
+                "active": image.get("is_active"),
+                "committed": image.get("is_committed"),
+                "valid": image.get("is_valid"),
+            }
+        )
+    optical: dict[str, Any] = dict.fromkeys(OPTICAL_KEYS)
+    anis = _instances(mib, ANI_G)
+    if anis:
+        ani = yield from get(ANI_G, anis[0], ANI_NAMES, extended=extended)
+        test = yield from optical_test(anis[0])
+        optical.update(
+            rx_dbm=ani.get("optical_signal_level", test.rx_dbm),
+            tx_dbm=ani.get("transmit_optical_level", test.tx_dbm),
+            temperature_c=test.temperature_c,
+            bias_ma=test.bias_ma,
+            voltage_v=test.voltage_v,
+            rx_low_threshold_dbm=ani.get("lower_optical_threshold"),
+            rx_high_threshold_dbm=ani.get("upper_optical_threshold"),
+            tx_low_threshold_dbm=ani.get("lower_transmit_power_threshold"),
+            tx_high_threshold_dbm=ani.get("upper_transmit_power_threshold"),
+        )
+    fec = None
+    fecs = _instances(mib, FEC_PM)
+    if fecs:
+        fec = yield from get(FEC_PM, fecs[0], FEC_NAMES, mt=MT.GET_CURRENT_DATA, extended=extended)
+    return {
+        "vendor_id": onu_g.get("vendor_id"),
+        "serial_number": onu_g.get("serial_number"),
+        "version": onu_g.get("version"),
+        "equipment_id": onu2_g.get("equipment_id"),
+        "omcc_version": onu2_g.get("omcc_version"),
+        "software": software,
+        "optical": optical,
+        "fec": fec,
+        "mib_entities": len(mib),
+    }
+
+
+OPTICAL_KEYS = (
+    "rx_dbm",
+    "tx_dbm",
+    "temperature_c",
+    "bias_ma",
+    "voltage_v",
+    "rx_low_threshold_dbm",
+    "rx_high_threshold_dbm",
+    "tx_low_threshold_dbm",
+    "tx_high_threshold_dbm",
+)
+
+
+def thresholds_crossed(optical: dict[str, Any]) -> list[str]:
+    """Which of the ONT's own thresholds the levels are beyond (unknown thresholds say nothing)."""
+    crossed = []
+    checks = (
+        ("rx_low", "rx_dbm", "rx_low_threshold_dbm", -1),
+        ("rx_high", "rx_dbm", "rx_high_threshold_dbm", 1),
+        ("tx_low", "tx_dbm", "tx_low_threshold_dbm", -1),
+        ("tx_high", "tx_dbm", "tx_high_threshold_dbm", 1),
+    )
+    for name, level_key, limit_key, side in checks:
+        level, limit = optical.get(level_key), optical.get(limit_key)
+        if level is not None and limit is not None and (level - limit) * side > 0:
+            crossed.append(name)
+    return crossed

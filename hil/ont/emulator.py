@@ -1,0 +1,275 @@
+"""The emulated ONT, sans-IO: downstream OMCI bytes in, (delay, upstream bytes) out.
+
+It answers MIB upload, Get, Get current data, Test, Get all alarms, Synchronize time and Reboot from
+a MIB in a data file (mib.json), and misbehaves as a scenario file (scenarios/*.json) says.
+A retransmitted request (same TCI as the last one) gets the cached answer, as G.988 asks of an ONU.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from agent.ont import frames, messages
+from agent.ont.entities import ENTITIES, bit, encode_attributes, indices, split_mask
+from agent.ont.frames import MT, FrameError, Message, Result
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_MIB = HERE / "mib.json"
+SCENARIOS_DIR = HERE / "scenarios"
+MAX_DATA_FILE = 256 * 1024
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in SCENARIOS_DIR.glob("*.json"))
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_DATA_FILE:
+        raise ScenarioError(f"{path}: larger than {MAX_DATA_FILE} bytes")
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ScenarioError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: must hold a JSON object")
+    return data
+
+
+def load_scenario(name: str) -> dict[str, Any]:
+    if name not in scenario_names():
+        raise ScenarioError(f"unknown scenario {name!r}; known: {', '.join(scenario_names())}")
+    return _load_json(SCENARIOS_DIR / f"{name}.json")
+
+
+class Instance:
+    """One ME instance of the emulated MIB: decoded attribute values, plus test data."""
+
+    def __init__(self, class_id: int, instance: int, spec: dict[str, Any]) -> None:
+        self.class_id = class_id
+        self.instance = instance
+        self.values: dict[str, Any] = dict(spec.get("attributes", {}))
+        self.test: dict[str, Any] | None = spec.get("test")
+        self.raw: dict[str, Any] | None = spec.get("raw")  # a class we do not model
+
+    def encoded(self, names: list[str]) -> tuple[int, bytes]:
+        entity = ENTITIES[self.class_id]
+        return encode_attributes(entity, {n: self.values[n] for n in names})
+
+    def upload_entries(self) -> list[messages.UploadEntry]:
+        """Its attributes in MIB upload next entries of at most 26 value bytes each."""
+        if self.raw is not None:
+            values = bytes.fromhex(self.raw["values"])
+            return [messages.UploadEntry(self.class_id, self.instance, self.raw["mask"], values)]
+        entity = ENTITIES[self.class_id]
+        all_mask, _ = self.encoded(list(self.values))
+        entries = []
+        for part in split_mask(self.class_id, all_mask, messages.UPLOAD_VALUES_BASELINE):
+            names = [entity.attributes[i - 1].name for i in indices(part)]
+            mask, data = self.encoded(names)
+            entries.append(messages.UploadEntry(self.class_id, self.instance, mask, data))
+        return entries
+
+
+def _key(text: str) -> tuple[int, int]:
+    cls, _, inst = text.partition("/")
+    return int(cls), int(inst)
+
+
+class Emulator:
+    def __init__(
+        self,
+        mib: dict[str, Any] | None = None,
+        scenario: dict[str, Any] | None = None,
+        *,
+        ik: bytes | None = None,
+    ) -> None:
+        mib = mib if mib is not None else _load_json(DEFAULT_MIB)
+        self.scenario = scenario or {}
+        self.ik = ik if ik is not None else frames.integrity_key()
+        self.instances: dict[tuple[int, int], Instance] = {}
+        for spec in mib.get("entities", []):
+            inst = Instance(int(spec["class"]), int(spec["instance"]), spec)
+            self.instances[(inst.class_id, inst.instance)] = inst
+        for key, values in self.scenario.get("attributes", {}).items():
+            self.instances[_key(key)].values.update(values)
+        for key, values in self.scenario.get("test", {}).items():
+            test = self.instances[_key(key)].test
+            assert test is not None, f"scenario sets a test result on {key}, which has none"
+            test.update(values)
+        self.alarms = {_key(k): list(v) for k, v in self.scenario.get("alarms", {}).items()}
+        self.requests = 0  # requests that reached the ONT, retransmissions included
+        self.answers = 0
+        self.rejected = 0  # frames from the OLT that did not decode
+        self._upload: list[messages.UploadEntry] | None = None
+        self._alarm_upload: list[tuple[int, int]] | None = None
+        self._last: tuple[Message, list[bytes]] | None = None
+        self._silent_left = 0
+        self._rebooted = False
+
+    # --- the wire ----------------------------------------------------------------------------
+
+    def receive(self, data: bytes, *, padded: bool = False) -> list[tuple[float, bytes]]:
+        """Answer one downstream frame: what to send upstream, each after a delay in seconds."""
+        try:
+            req = frames.decode(data, ik=self.ik, upstream=False, padded=padded)
+        except FrameError:
+            self.rejected += 1
+            return []
+        if not req.ar:
+            return []
+        self.requests += 1
+        if self._reboot_now():
+            return []
+        if self._last is not None and self._last[0] == req:
+            out = self._last[1]  # a retransmission: same answer, do not act twice
+        else:
+            out = [frames.encode(m, ik=self.ik, upstream=True) for m in self._answer(req)]
+            self._last = (req, out)
+        self.answers += 1
+        return self._misbehave(out, req)
+
+    def _reboot_now(self) -> bool:
+        s = self.scenario
+        after = s.get("reboot_after_requests")
+        if after is None or self._rebooted:
+            return False
+        if self.requests == after + 1:
+            self._silent_left = s.get("silent_requests", 1)
+        if self._silent_left:
+            self._silent_left -= 1
+            if not self._silent_left:
+                self._reset()
+            return True
+        return False
+
+    def _reset(self) -> None:
+        """A reboot forgets every upload in progress and the MIB data sync counter."""
+        self._rebooted = True
+        self._upload = None
+        self._alarm_upload = None
+        self._last = None
+        self.instances[(2, 0)].values["mib_data_sync"] = 0
+
+    def _misbehave(self, out: list[bytes], req: Message) -> list[tuple[float, bytes]]:
+        s = self.scenario
+        n = self.answers
+        delay = s.get("delay_s", 0.0)
+        if s.get("late_every") and n % s["late_every"] == 0:
+            delay = s["late_delay_s"]
+        if s.get("malformed_every") and n % s["malformed_every"] == 0:
+            junk = bytearray(out[0])
+            junk[3] = 0x42  # neither baseline nor extended
+            return [(delay, out[0][:20]), (delay, bytes(junk))]
+        if s.get("corrupt_trailer_every") and n % s["corrupt_trailer_every"] == 0:
+            bad = bytearray(out[0])
+            bad[-1] ^= 0xFF  # the last byte is CRC (baseline) or MIC (extended)
+            out = [bytes(bad), *out[1:]]
+        storm = []
+        for i in range(s.get("avc_per_request", 0)):
+            avc = frames.notification(MT.AVC, 263, 0x8001, bytes([0x00, 0x20, i % 256, 0]))
+            storm.append((delay, frames.encode(avc)))
+        return [*storm, *((delay, frame) for frame in out)]
+
+    # --- what an ONU answers --------------------------------------------------------------------
+
+    def _answer(self, req: Message) -> list[Message]:
+        handler = {
+            MT.MIB_UPLOAD: self._mib_upload,
+            MT.MIB_UPLOAD_NEXT: self._mib_upload_next,
+            MT.GET: self._get,
+            MT.GET_CURRENT_DATA: self._get,
+            MT.TEST: self._test,
+            MT.GET_ALL_ALARMS: self._get_all_alarms,
+            MT.GET_ALL_ALARMS_NEXT: self._get_all_alarms_next,
+            MT.SYNCHRONIZE_TIME: self._result_only,
+            MT.REBOOT: self._reboot,
+        }.get(MT(req.mt) if req.mt in MT._value2member_map_ else None)
+        if handler is None:
+            return [frames.response(req, bytes([Result.NOT_SUPPORTED]))]
+        return handler(req)
+
+    def _mib_upload(self, req: Message) -> list[Message]:
+        self._upload = [e for inst in self.instances.values() for e in inst.upload_entries()]
+        return [frames.response(req, messages.sequence(len(self._upload)))]
+
+    def _mib_upload_next(self, req: Message) -> list[Message]:
+        number = int.from_bytes(req.contents[:2], "big")
+        if self._upload is None or number >= len(self._upload):
+            entry = messages.UploadEntry(0, 0, 0, b"")  # nothing to upload: class 0, no data
+        else:
+            entry = self._upload[number]
+        return [frames.response(req, messages.build_upload_next(entry))]
+
+    def _get(self, req: Message) -> list[Message]:
+        def fail(result: Result) -> list[Message]:
+            body = messages.build_get_response(result, 0, b"", extended=req.extended)
+            return [frames.response(req, body)]
+
+        if req.me_class not in ENTITIES:
+            return fail(Result.UNKNOWN_ME)
+        inst = self.instances.get((req.me_class, req.me_instance))
+        if inst is None:
+            return fail(Result.UNKNOWN_INSTANCE)
+        if req.mt == MT.GET_CURRENT_DATA:
+            self._grow_counters(inst)
+        entity = ENTITIES[req.me_class]
+        asked = int.from_bytes(req.contents[:2], "big")
+        names, unsupported = [], 0
+        for i in indices(asked):
+            if i <= len(entity.attributes) and entity.attributes[i - 1].name in inst.values:
+                names.append(entity.attributes[i - 1].name)
+            else:
+                unsupported |= bit(i)
+        mask, data = inst.encoded(names)
+        if not req.extended and len(data) > messages.GET_VALUES_BASELINE:
+            return fail(Result.PARAMETER_ERROR)  # the OLT must split its mask
+        result = Result.ATTRIBUTE_FAILURE if unsupported else Result.SUCCESS
+        body = messages.build_get_response(
+            result, mask, data, optional=unsupported, extended=req.extended
+        )
+        return [frames.response(req, body)]
+
+    def _grow_counters(self, inst: Instance) -> None:
+        growth = self.scenario.get("counters_growth", {}).get(f"{inst.class_id}/{inst.instance}")
+        for name, step in (growth or {}).items():
+            inst.values[name] = inst.values.get(name, 0) + step
+
+    def _test(self, req: Message) -> list[Message]:
+        inst = self.instances.get((req.me_class, req.me_instance))
+        if inst is None or inst.test is None:
+            return [frames.response(req, bytes([Result.NOT_SUPPORTED]))]
+        result = messages.OpticalTest(**{f: inst.test.get(f) for f in messages.OpticalTest._fields})
+        body = messages.build_test_result(result)
+        return [
+            frames.response(req, bytes([Result.SUCCESS])),
+            frames.notification(MT.TEST_RESULT, req.me_class, req.me_instance, body, tci=req.tci),
+        ]
+
+    def _get_all_alarms(self, req: Message) -> list[Message]:
+        self._alarm_upload = [key for key, numbers in self.alarms.items() if numbers]
+        return [frames.response(req, messages.sequence(len(self._alarm_upload)))]
+
+    def _get_all_alarms_next(self, req: Message) -> list[Message]:
+        number = int.from_bytes(req.contents[:2], "big")
+        if self._alarm_upload is None or number >= len(self._alarm_upload):
+            return [frames.response(req, bytes(4 + messages.ALARM_BITMAP))]
+        cls, inst = self._alarm_upload[number]
+        body = messages.sequence(cls) + messages.sequence(inst)
+        return [frames.response(req, body + messages.alarm_bitmap(self.alarms[(cls, inst)]))]
+
+    def _result_only(self, req: Message) -> list[Message]:
+        return [frames.response(req, bytes([Result.SUCCESS]))]
+
+    def _reboot(self, req: Message) -> list[Message]:
+        self._reset()
+        return [frames.response(req, bytes([Result.SUCCESS]))]
