@@ -1,0 +1,160 @@
+"""agent.core.record: the payload schema's required fields, bounds and privacy rule.
+
+Runs under CPython (pytest) and MicroPython (tests/mpy/run.mjs).
+"""
+
+from agent.core import cbor, record
+
+VERSIONS = {"agent": "0.1.0", "board": "lilygo-t-sim7600", "firmware": "mpy-1.27"}
+
+
+def _good(**changes):
+    args = {
+        "probe": "probe-01.example_A",
+        "epoch": 3,
+        "seq": 42,
+        "time_ms": 1764400000000,
+        "synced": True,
+        "kind": "radio",
+        "values": {"rsrp_dbm": -95.5, "band": "n78", "cells": [{"pci": 1}]},
+        "versions": VERSIONS,
+        "context": {"radio": {"rsrp_dbm": -95.5}},
+    }
+    args.update(changes)
+    return args
+
+
+def _rejected(expected_text, **changes):
+    try:
+        record.encode(**_good(**changes))
+    except record.RecordError as exc:
+        assert expected_text in str(exc), "%r does not say %r" % (str(exc), expected_text)
+        return
+    raise AssertionError("accepted %r" % (changes,))
+
+
+def _decode_rejects(fields, expected_text):
+    try:
+        record.decode(cbor.dumps(fields))
+    except record.RecordError as exc:
+        assert expected_text in str(exc), "%r does not say %r" % (str(exc), expected_text)
+        return
+    raise AssertionError("decoded %r" % (fields,))
+
+
+def test_encode_decode_round_trip_with_named_fields():
+    raw = record.encode(**_good())
+    rec = record.decode(raw)
+    assert rec["v"] == record.SCHEMA_VERSION
+    assert rec["probe"] == "probe-01.example_A"
+    assert (rec["epoch"], rec["seq"], rec["time_ms"], rec["synced"]) == (3, 42, 1764400000000, True)
+    assert rec["kind"] == "radio"
+    assert rec["values"] == {"rsrp_dbm": -95.5, "band": "n78", "cells": [{"pci": 1}]}
+    assert rec["context"] == {"radio": {"rsrp_dbm": -95.5}}
+    assert rec["versions"] == VERSIONS
+
+
+def test_encoding_is_deterministic_and_uses_integer_keys():
+    raw = record.encode(**_good())
+    # Same content in another insertion order gives the same bytes: one record, one encoding.
+    values = {"cells": [{"pci": 1}], "band": "n78", "rsrp_dbm": -95.5}
+    assert record.encode(**_good(values=values)) == raw
+    fields = cbor.loads(raw)
+    assert sorted(fields) == list(range(1, 11))
+
+
+def test_context_is_optional_and_decodes_as_empty():
+    raw = record.encode(**_good(context=None))
+    assert record.K_CONTEXT not in cbor.loads(raw)
+    assert record.decode(raw)["context"] == {}
+
+
+def test_unknown_is_null_not_zero():
+    rec = record.decode(record.encode(**_good(values={"rsrp_dbm": None})))
+    assert rec["values"] == {"rsrp_dbm": None}
+
+
+def test_probe_id_is_a_safe_topic_level():
+    for probe in ("a", "A-z_0.9", "p" * 64):
+        assert record.valid_probe_id(probe)
+    for probe in ("", "p" * 65, "a/b", "a+b", "#", "a b", "caf\u00e9", "\u0661\u0662", None, 7):
+        assert not record.valid_probe_id(probe), probe
+    _rejected("probe id", probe="a/b")
+
+
+def test_rejects_bad_counters_and_flags():
+    _rejected("seq must be", seq=-1)
+    _rejected("seq must be", seq=True)
+    _rejected("seq must be", seq=2**64)
+    _rejected("epoch must be", epoch=2**32)
+    _rejected("epoch must be", epoch="3")
+    _rejected("time_ms must be", time_ms=1.5)
+    _rejected("synced must be", synced=1)
+    _rejected("kind 'speed'", kind="speed")
+
+
+def test_subscriber_identities_are_never_recorded():
+    for key in ("imsi", "ICCID", "msisdn", "phone", "phone_number", "Imei"):
+        _rejected("subscriber identity", values={key: "001010123456789"})
+        _rejected("subscriber identity", context={"radio": {key: "x"}})
+    _rejected("values.sim.imsi", values={"sim": {"imsi": "x"}})
+    _rejected("subscriber identity", values={"cells": [{"iccid": "x"}]})
+
+
+def test_value_trees_are_bounded():
+    _rejected("nests deeper", values={"a": {"b": {"c": {"d": 1}}}})
+    too_many = dict(("k%d" % i, i) for i in range(record.MAX_MAP + 1))
+    _rejected("more than %d entries" % record.MAX_MAP, values=too_many)
+    _rejected("more than %d items" % record.MAX_ARRAY, values={"a": [0] * (record.MAX_ARRAY + 1)})
+    _rejected("longer than %d" % record.MAX_TEXT, values={"a": "x" * (record.MAX_TEXT + 1)})
+    _rejected("not a short text", values={"": 1})
+    _rejected("not a short text", values={"k" * 65: 1})
+    _rejected("not a short text", values={1: 1})
+    _rejected("not a finite number", values={"a": float("nan")})
+    _rejected("not a finite number", values={"a": float("inf")})
+    _rejected("type bytes", values={"a": b"\x00"})
+    _rejected("values must be a map", values=[1])
+    _rejected("context must be a map", context=[1])
+
+
+def test_versions_name_agent_board_and_firmware():
+    _rejected("versions.firmware must be text", versions={"agent": "1", "board": "b"})
+    _rejected("versions.agent must be text", versions={"agent": 1, "board": "b", "firmware": "f"})
+    _rejected("versions must be a map", versions="1.0")
+
+
+def test_oversized_payload_is_refused():
+    values = dict(("k%02d" % i, "x" * record.MAX_TEXT) for i in range(40))
+    _rejected("exceeds %d" % record.MAX_PAYLOAD, values=values)
+    try:
+        record.decode(b"\xa0" * (record.MAX_PAYLOAD + 1))
+    except record.RecordError as exc:
+        assert "exceeds" in str(exc)
+    else:
+        raise AssertionError("an oversized payload was decoded")
+
+
+def test_decode_rejects_what_encode_would_not_make():
+    fields = cbor.loads(record.encode(**_good()))
+    _decode_rejects([1, 2], "payload must be a map")
+    missing = dict(fields)
+    del missing[record.K_SEQ]
+    _decode_rejects(missing, "missing field seq")
+    unknown = dict(fields)
+    unknown[99] = 0
+    _decode_rejects(unknown, "unknown field 99")
+    wrong_version = dict(fields)
+    wrong_version[record.K_VERSION] = 2
+    _decode_rejects(wrong_version, "schema version 2")
+    try:
+        record.decode(b"\xa1\x01")
+    except record.RecordError as exc:
+        assert "not well-formed" in str(exc)
+    else:
+        raise AssertionError("a truncated payload was decoded")
+    try:
+        record.decode(cbor.dumps(cbor.Tag(1, fields)))
+    except record.RecordError as exc:
+        assert "tag 1" in str(exc)
+    else:
+        raise AssertionError("a tagged payload was decoded")
