@@ -135,6 +135,14 @@ class Outbox:
         self._depth -= removed
         return removed
 
+    def meta(self, key: str) -> int:
+        """A durable counter of the agent's own (e.g. the last accepted command); 0 if never set."""
+        return self._get(key)
+
+    def set_meta(self, key: str, value: int) -> None:
+        with self._tx():
+            self._set(key, value)
+
     @property
     def depth(self) -> int:
         return self._depth

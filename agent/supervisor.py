@@ -14,7 +14,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from agent import boards, clock, keys
+from agent import boards, clock, commands, keys
 from agent.config import AgentConfig
 from agent.core import cose, record
 from agent.outbox import Outbox, OutboxFull
@@ -49,7 +49,7 @@ class Agent:
             "firmware": config.firmware,
         }
         status = {"probe": config.probe_id, "epoch": self.outbox.epoch, **self.versions}
-        self.uplink = Uplink(config, self.outbox, status)
+        self.uplink = Uplink(config, self.outbox, status, on_command=commands.handler(self))
         names = sorted(config.schedule, key=lambda n: (n not in LINK_SOURCES, n))
         self.sources: dict[str, Source] = {
             name: load_factory(name)(config, self.board) for name in names
@@ -114,6 +114,8 @@ class Agent:
         while not stop.is_set():
             started = time.monotonic()
             await self.measure(name)
+            # A signed `schedule` command may have changed the interval since.
+            interval = self.config.schedule.get(name, interval)
             wait = max(0.0, interval - (time.monotonic() - started))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
