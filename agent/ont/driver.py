@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
+from agent.ont import frames, procedures
 from agent.ont.session import OmciError, Procedure, Runner
-from agent.ont.transport import Transport
+from agent.ont.transport import Transport, open_transport
 
 
 async def run(
@@ -40,3 +42,40 @@ async def run(
     if runner.error is not None:
         raise OmciError(runner.error)
     return runner
+
+
+async def poll_ont(
+    url: str,
+    *,
+    pcap: str | None = None,
+    timeout_s: float = 1.0,
+    retries: int = 2,
+    extended: bool = False,
+    session_key: bytes = frames.LAB_SESSION_KEY,
+) -> tuple[dict[str, Any], Runner]:
+    """One full reading of the ONT at `url` (see procedures.poll), and the runner's statistics.
+
+    Raises TransportError for an unusable URL, OmciError when the ONT did not give a reading.
+    """
+    transport: Transport = await open_transport(url)
+    if pcap is not None:
+        from agent.ont.capture import CapturedTransport, PcapCapture  # scapy.layers.l2 only here
+
+        try:
+            transport = CapturedTransport(transport, PcapCapture(pcap))
+        except ValueError:
+            transport.close()
+            raise
+    try:
+        runner = await run(
+            procedures.poll(extended=extended),
+            transport,
+            timeout_s=timeout_s,
+            retries=retries,
+            extended=extended,
+            ik=frames.integrity_key(session_key),
+        )
+    finally:
+        transport.close()
+    reading: dict[str, Any] = runner.result
+    return reading, runner

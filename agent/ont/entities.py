@@ -120,7 +120,7 @@ def encode_value(attr: Attribute, value: Any) -> bytes:
         if attr.codec == "hex":
             return bytes.fromhex(value).ljust(size, b"\x00")[:size]
         if attr.codec == "dbm_0002":
-            return round(value / 0.002).to_bytes(2, "big", signed=True)
+            return round(float(value) / 0.002).to_bytes(2, "big", signed=True)
         if attr.codec == "rx_threshold":
             return bytes([0xFF if value is None else round(-value * 2)])
         if attr.codec == "tx_threshold":

@@ -34,11 +34,13 @@ class Address(NamedTuple):
     iface: str
 
 
-def parse_url(url: str) -> Address:
+def parse_url(url: str, *, listen: bool = False) -> Address:
+    """`listen` allows port 0 (pick a free one)."""
     if url.startswith("udp://"):
         host, sep, port = url[6:].rpartition(":")
         host = host.strip("[]")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        lowest = 0 if listen else 1
+        if not sep or not host or not port.isdigit() or not lowest <= int(port) < 65536:
             raise TransportError(f"transport {url!r}: expected udp://HOST:PORT")
         return Address("udp", host, int(port), "")
     if url.startswith("eth:"):
@@ -96,8 +98,7 @@ class UdpTransport(asyncio.DatagramProtocol):
         return proto
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = transport  # type: ignore[assignment]  # a datagram endpoint's
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         if len(data) <= MAX_FRAME:

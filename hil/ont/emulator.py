@@ -29,7 +29,7 @@ def scenario_names() -> list[str]:
     return sorted(p.stem for p in SCENARIOS_DIR.glob("*.json"))
 
 
-def _load_json(path: Path) -> dict[str, Any]:
+def load_json(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -48,7 +48,7 @@ def _load_json(path: Path) -> dict[str, Any]:
 def load_scenario(name: str) -> dict[str, Any]:
     if name not in scenario_names():
         raise ScenarioError(f"unknown scenario {name!r}; known: {', '.join(scenario_names())}")
-    return _load_json(SCENARIOS_DIR / f"{name}.json")
+    return load_json(SCENARIOS_DIR / f"{name}.json")
 
 
 class Instance:
@@ -93,7 +93,7 @@ class Emulator:
         *,
         ik: bytes | None = None,
     ) -> None:
-        mib = mib if mib is not None else _load_json(DEFAULT_MIB)
+        mib = mib if mib is not None else load_json(DEFAULT_MIB)
         self.scenario = scenario or {}
         self.ik = ik if ik is not None else frames.integrity_key()
         self.instances: dict[tuple[int, int], Instance] = {}

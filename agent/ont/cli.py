@@ -1,0 +1,80 @@
+"""`qiyas ont info --transport udp://HOST:PORT|eth:IFACE [--pcap FILE] [--json]`: poll an ONT once.
+
+Exit 0 with a reading, 1 when the ONT did not give one (the message says why), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    info = sub.add_parser("info", help="identity, software and optical health of the ONT")
+    info.add_argument("--transport", required=True, help="udp://HOST:PORT or eth:IFACE")
+    info.add_argument("--pcap", help="also write the OMCI exchange to this pcap file")
+    info.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    info.add_argument("--timeout", type=float, default=1.0, help="seconds per request (1.0)")
+    info.add_argument("--retries", type=int, default=2, help="retransmissions per request (2)")
+    info.add_argument("--extended", action="store_true", help="use the extended message set")
+
+
+def _show(reading: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="ONT", show_header=False)
+    for key in ("vendor_id", "serial_number", "version", "equipment_id"):
+        table.add_row(key, str(reading.get(key)))
+    for image in reading["software"]:
+        flags = [f for f in ("active", "committed", "valid") if image.get(f)]
+        table.add_row(f"software {image['instance']}", f"{image['version']} ({', '.join(flags)})")
+    for key, value in reading["optical"].items():
+        table.add_row(key, "—" if value is None else str(value))
+    for key, value in (reading.get("fec") or {}).items():
+        table.add_row(f"fec {key}", str(value))
+    Console(stderr=True).print(table)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agent.ont.driver import poll_ont
+    from agent.ont.session import OmciError
+    from agent.ont.transport import TransportError
+    from tools.cli import UsageError
+
+    if not 0.01 <= args.timeout <= 60 or not 0 <= args.retries <= 10:
+        raise UsageError("--timeout must be 0.01..60 seconds and --retries 0..10")
+    try:
+        reading, runner = asyncio.run(
+            poll_ont(
+                args.transport,
+                pcap=args.pcap,
+                timeout_s=args.timeout,
+                retries=args.retries,
+                extended=args.extended,
+            )
+        )
+    except (TransportError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    except OmciError as exc:
+        if args.json:
+            print(json.dumps({"error": str(exc)}))
+        print(f"qiyas ont info: {exc}", file=sys.stderr)
+        return 1
+    s = runner.stats
+    reading["omci"] = {
+        "frames_sent": s.sent,
+        "frames_received": s.received,
+        "retransmitted": s.retransmitted,
+        "dropped": s.dropped,
+        "notifications": s.notifications,
+    }
+    if args.json:
+        print(json.dumps(reading))
+    else:
+        _show(reading)
+    return 0
