@@ -1,0 +1,236 @@
+"""Multi-stream TCP capacity client: one direction at a time, against the measurement server.
+
+The byte count is taken where the bytes arrive: by us for a download, from the server's reports
+for an upload. It is sampled every TICK_S; the rate is computed over the steady part only:
+
+    warm-up = the first tick from MIN_WARMUP_S on whose rate reaches 90 % of the median rate of
+              the second half (TCP slow start and the shaper's initial burst are over by then),
+              never more than half the test;
+    result  = bytes after warm-up / time after warm-up.
+
+The per-interval series covers the whole test (warm-up included) so it can be inspected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.probe import bulk, control
+from agent.probe.endpoint import Endpoint
+from agent.probe.latency import resolve
+
+TICK_S = 0.1
+MIN_WARMUP_S = 0.5
+STEADY_SHARE = 0.9
+MAX_SERIES_POINTS = 50
+CONNECT_TIMEOUT_S = 5.0
+PAYLOAD_BYTES = 1024 * 1024
+SINK_BYTES = 1024 * 1024
+
+Progress = Callable[[float, float], None]  # (elapsed s, current Mbit/s)
+
+
+class CapacityError(Exception):
+    """The capacity test could not run: unreachable, refused, or the server misbehaved."""
+
+
+@dataclass
+class DirectionResult:
+    direction: str
+    mbps: float | None
+    bytes: int  # counted during the steady part
+    streams: int
+    duration_s: float  # steady part, the one `mbps` is computed over
+    warmup_s: float
+    interval_s: float
+    series_mbps: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mbps": self.mbps,
+            "bytes": self.bytes,
+            "streams": self.streams,
+            "duration_s": round(self.duration_s, 3),
+            "warmup_s": round(self.warmup_s, 3),
+            "interval_s": self.interval_s,
+            "series_mbps": self.series_mbps,
+        }
+
+
+def steady_rate(samples: list[tuple[float, int]]) -> tuple[float | None, int, float, float]:
+    """(Mbit/s, bytes, seconds, warm-up seconds) over the steady part of cumulative samples
+    (t since start, bytes), taken every TICK_S from (0, 0)."""
+    if len(samples) < 3:
+        return None, 0, 0.0, 0.0
+    rates = _rates(samples)
+    half = sorted(rates[len(rates) // 2 :])
+    steady = half[len(half) // 2]
+    last_start = len(samples) // 2
+    start = last_start
+    for k, rate in enumerate(rates):
+        if samples[k][0] >= MIN_WARMUP_S and rate >= STEADY_SHARE * steady:
+            start = min(k, last_start)
+            break
+    t0, b0 = samples[start]
+    t1, b1 = samples[-1]
+    if t1 <= t0:
+        return None, 0, 0.0, t0
+    return (b1 - b0) * 8 / (t1 - t0) / 1e6, b1 - b0, t1 - t0, t0
+
+
+def series(samples: list[tuple[float, int]]) -> tuple[float, list[float]]:
+    """Per-interval Mbit/s, ticks merged so that there are at most MAX_SERIES_POINTS."""
+    step = max(1, -(-(len(samples) - 1) // MAX_SERIES_POINTS))
+    points = samples[::step]
+    return round(step * TICK_S, 3), [round(r, 3) for r in _rates(points)]
+
+
+def _rates(samples: list[tuple[float, int]]) -> list[float]:
+    return [
+        (b1 - b0) * 8 / (t1 - t0) / 1e6 if t1 > t0 else 0.0
+        for (t0, b0), (t1, b1) in itertools.pairwise(samples)
+    ]
+
+
+async def _open_stream(
+    loop: asyncio.AbstractEventLoop, addrinfo: tuple[Any, ...], req: control.Request
+) -> tuple[socket.socket, int]:
+    family, kind, proto, _, addr = addrinfo
+    sock = socket.socket(family, kind, proto)
+    sock.setblocking(False)
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            await loop.sock_connect(sock, addr)
+            await loop.sock_sendall(sock, control.encode_request(req))
+            reply = control.decode_reply(await bulk.recv_exact(loop, sock, control.REPLY_SIZE))
+    except TimeoutError:
+        sock.close()
+        raise CapacityError(f"no answer within {CONNECT_TIMEOUT_S:g} s") from None
+    except (OSError, EOFError, control.ControlError) as exc:
+        sock.close()
+        raise CapacityError(f"capacity endpoint: {exc}") from None
+    if reply.status != control.OK:
+        sock.close()
+        raise CapacityError(f"server refused: {control.STATUS_TEXT[reply.status]}")
+    return sock, reply.granted_ms
+
+
+async def measure_direction(
+    server: Endpoint,
+    direction: int,
+    streams: int,
+    duration_s: float,
+    progress: Progress | None = None,
+) -> DirectionResult:
+    if not 1 <= streams <= control.MAX_STREAMS:
+        raise ValueError(f"streams {streams} is outside 1..{control.MAX_STREAMS}")
+    if not 2 * MIN_WARMUP_S <= duration_s <= control.MAX_DURATION_MS / 1000:
+        limit = control.MAX_DURATION_MS // 1000
+        raise ValueError(f"duration {duration_s} s is outside {2 * MIN_WARMUP_S:g}..{limit}")
+    loop = asyncio.get_running_loop()
+    try:
+        addrinfo = await resolve(server, socket.SOCK_STREAM)
+    except Exception as exc:
+        raise CapacityError(str(exc)) from None
+    token = os.urandom(16)
+    requests = [
+        control.Request(direction, streams, i, int(duration_s * 1000), token)
+        for i in range(streams)
+    ]
+    opened = await asyncio.gather(
+        *(_open_stream(loop, addrinfo, r) for r in requests), return_exceptions=True
+    )
+    socks = [o[0] for o in opened if isinstance(o, tuple)]
+    errors = [o for o in opened if isinstance(o, BaseException)]
+    if errors:
+        for s in socks:
+            s.close()
+        raise errors[0] if isinstance(errors[0], CapacityError) else CapacityError(str(errors[0]))
+    granted_s = min(o[1] for o in opened if isinstance(o, tuple)) / 1000
+    counts = [0] * streams
+    tasks: list[asyncio.Task[None]] = []
+    payload = bulk.payload_file(PAYLOAD_BYTES) if direction == control.UP else None
+    sink = memoryview(bytearray(SINK_BYTES)) if payload is None else None
+    try:
+        for i, sock in enumerate(socks):
+            if payload is not None:
+                tasks.append(asyncio.create_task(_upload(loop, sock, payload)))
+                tasks.append(asyncio.create_task(_reports(loop, sock, counts, i)))
+            elif sink is not None:
+                tasks.append(asyncio.create_task(_download(loop, sock, sink, counts, i)))
+        samples = await _sample(loop, counts, granted_s - TICK_S, progress)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for s in socks:
+            s.close()
+        if payload is not None:
+            payload.close()
+    mbps, nbytes, steady_s, warmup_s = steady_rate(samples)
+    interval_s, points = series(samples)
+    return DirectionResult(
+        control.DIRECTIONS[direction],
+        None if mbps is None else round(mbps, 3),
+        nbytes,
+        streams,
+        steady_s,
+        warmup_s,
+        interval_s,
+        points,
+    )
+
+
+async def _sample(
+    loop: asyncio.AbstractEventLoop, counts: list[int], length_s: float, progress: Progress | None
+) -> list[tuple[float, int]]:
+    start = loop.time()
+    samples = [(0.0, 0)]
+    k = 1
+    while k * TICK_S <= length_s:
+        await asyncio.sleep(max(0.0, start + k * TICK_S - loop.time()))
+        now = loop.time() - start  # the real instant, late or not: rates stay right
+        samples.append((now, sum(counts)))
+        if progress is not None:
+            progress(now, _rates(samples[-2:])[0])
+        k += 1
+    return samples
+
+
+async def _download(
+    loop: asyncio.AbstractEventLoop,
+    sock: socket.socket,
+    sink: memoryview,
+    counts: list[int],
+    i: int,
+) -> None:
+    def on_data(n: int) -> float:
+        counts[i] += n
+        return 0.0
+
+    with contextlib.suppress(OSError):  # the server ends a stream by closing it
+        await bulk.receive_all(loop, sock, sink, on_data)
+
+
+async def _upload(loop: asyncio.AbstractEventLoop, sock: socket.socket, payload: Any) -> None:
+    with contextlib.suppress(OSError):  # the server ends a stream by closing it
+        await bulk.send_forever(loop, sock, payload, PAYLOAD_BYTES)
+
+
+async def _reports(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, counts: list[int], i: int
+) -> None:
+    """The server's count of what arrived on stream i, which replaces ours as it comes."""
+    with contextlib.suppress(OSError, EOFError):
+        while True:
+            _, received = control.decode_report(
+                await bulk.recv_exact(loop, sock, control.REPORT_SIZE)
+            )
+            counts[i] = max(counts[i], received)

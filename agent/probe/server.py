@@ -1,0 +1,417 @@
+"""The measurement server: a STAMP Session-Reflector on UDP and the capacity endpoint on TCP, at
+the same port number, in one asyncio loop.
+
+It serves many clients at once and protects them from each other: STAMP packets are rate-limited
+per client address (token bucket) and read in bounded batches; capacity sessions are limited in
+duration, streams, rate and number (per client and overall); a connection that does not send its
+request in time is closed. Everything refused gets one clear log line (repeats are summarised,
+so a flood cannot flood the log either).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from agent.core import stamp
+from agent.probe import bulk, control
+
+log = logging.getLogger("qiyas.server")
+
+# Linux socket options Python 3.11 does not name.
+SO_TIMESTAMPNS = 35  # kernel receive time (CLOCK_REALTIME) as a cmsg
+IP_RECVTTL = 12
+SO_MAX_PACING_RATE = 47  # bytes per second; TCP paces itself (Linux 4.13+)
+IP_TTL_CMSG = 2
+_TIMESPEC = struct.Struct("@qq")
+_INT = struct.Struct("@i")
+
+STAMP_BATCH = 64  # packets read per wake-up before other clients' work gets its turn
+PAYLOAD_BYTES = 4 * 1024 * 1024
+SINK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_duration_s: float = 30.0
+    max_streams: int = control.MAX_STREAMS
+    max_sessions: int = 16
+    max_sessions_per_client: int = 2
+    max_mbps_per_session: float = 0.0  # 0: no cap
+    max_connections: int = 256
+    max_connections_per_client: int = 40
+    request_timeout_s: float = 3.0
+    stamp_pps_per_client: float = 2000.0
+    stamp_burst: int = 200
+    stamp_clients: int = 4096  # buckets kept; the least recently seen is forgotten first
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class RefusalLog:
+    """One line per (client, reason) at most every `every_s`; the next says how many it hid."""
+
+    def __init__(self, every_s: float = 10.0, capacity: int = 1024) -> None:
+        self.every_s = every_s
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
+        self.count = 0
+
+    def refuse(self, client: str, reason: str, detail: str = "") -> None:
+        self.count += 1
+        now = time.monotonic()
+        key = (client, reason)
+        last, hidden = self._seen.get(key, (-1e18, 0))
+        if now - last < self.every_s:
+            self._seen[key] = (last, hidden + 1)
+            return
+        self._seen[key] = (now, 0)
+        self._seen.move_to_end(key)
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+        more = f" (and {hidden} more like it)" if hidden else ""
+        log.warning("refused %s: %s%s%s", client, reason, f": {detail}" if detail else "", more)
+
+
+def _ntp_now() -> int:
+    return stamp.ntp_from_unix_ns(time.time_ns())
+
+
+class Reflector:
+    """Stateless STAMP reflector (RFC 8762 §4.3) on a bound UDP socket."""
+
+    def __init__(self, sock: socket.socket, limits: Limits, refusals: RefusalLog) -> None:
+        self.sock = sock
+        self.limits = limits
+        self.refusals = refusals
+        self.reflected = 0
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._v6 = sock.family == socket.AF_INET6
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        if self._v6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+        self._ancsize = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(_INT.size)
+        # Clock error: unsynchronised, good to a millisecond at best on a household board.
+        self.estimate = stamp.error_estimate(False, 1_000_000)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.sock.setblocking(False)
+        loop.add_reader(self.sock.fileno(), self._on_readable)
+
+    def stop(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.remove_reader(self.sock.fileno())
+
+    def _allowed(self, client: str) -> bool:
+        now = time.monotonic()
+        bucket = self._buckets.get(client)
+        if bucket is None:
+            bucket = TokenBucket(self.limits.stamp_pps_per_client, self.limits.stamp_burst, now)
+            self._buckets[client] = bucket
+            if len(self._buckets) > self.limits.stamp_clients:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(client)
+        return bucket.take(now)
+
+    def _on_readable(self) -> None:
+        for _ in range(STAMP_BATCH):
+            try:
+                data, ancdata, flags, addr = self.sock.recvmsg(2048, self._ancsize)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. ICMP errors queued on the socket: not fatal
+                log.debug("stamp socket: %s", exc)
+                continue
+            self._handle(data, ancdata, flags, addr)
+
+    def _handle(
+        self, data: bytes, ancdata: list[tuple[int, int, bytes]], flags: int, addr: tuple[str, int]
+    ) -> None:
+        client = addr[0]
+        if not self._allowed(client):
+            self.refusals.refuse(client, "STAMP rate above limit", "packets dropped")
+            return
+        rx_ns, ttl = time.time_ns(), 255
+        for level, kind, value in ancdata:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = _TIMESPEC.unpack_from(value)
+                rx_ns = sec * 1_000_000_000 + nsec
+            elif len(value) >= _INT.size and (
+                (level == socket.IPPROTO_IP and kind == IP_TTL_CMSG)
+                or (level == socket.IPPROTO_IPV6 and kind == socket.IPV6_HOPLIMIT)
+            ):
+                ttl = _INT.unpack_from(value)[0] & 0xFF
+        if flags & socket.MSG_TRUNC:
+            self.refusals.refuse(client, "STAMP packet too long")
+            return
+        try:
+            out = stamp.reflect(data, stamp.ntp_from_unix_ns(rx_ns), _ntp_now(), self.estimate, ttl)
+        except stamp.StampError as exc:
+            self.refusals.refuse(client, "not a STAMP test packet", str(exc))
+            return
+        try:
+            self.sock.sendto(out, addr)
+            self.reflected += 1
+        except OSError as exc:  # a full send queue drops a reply, as a router would
+            log.debug("stamp reply to %s: %s", client, exc)
+
+
+@dataclass
+class Session:
+    token: bytes
+    client: str
+    direction: int
+    streams: int
+    deadline: float
+    open: set[int] = field(default_factory=set)
+    seen: set[int] = field(default_factory=set)
+
+
+class CapacityEndpoint:
+    """Accepts capacity streams on a listening TCP socket (see agent.probe.control)."""
+
+    def __init__(self, sock: socket.socket, limits: Limits, refusals: RefusalLog) -> None:
+        self.sock = sock
+        self.limits = limits
+        self.refusals = refusals
+        self.sessions: dict[bytes, Session] = {}
+        self.sessions_served = 0
+        self._connections: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._payload = bulk.payload_file(PAYLOAD_BYTES)
+        self._sink = memoryview(bytearray(SINK_BYTES))  # uploads land here and are dropped
+
+    @property
+    def connections(self) -> int:
+        return sum(self._connections.values())
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.sock.setblocking(False)
+        while True:
+            conn, addr = await loop.sock_accept(self.sock)
+            client = addr[0]
+            if (
+                self.connections >= self.limits.max_connections
+                or self._connections.get(client, 0) >= self.limits.max_connections_per_client
+            ):
+                self.refusals.refuse(client, "too many connections")
+                conn.close()
+                continue
+            self._connections[client] = self._connections.get(client, 0) + 1
+            task = asyncio.create_task(self._serve(conn, client))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._payload.close()
+
+    async def _serve(self, conn: socket.socket, client: str) -> None:
+        conn.setblocking(False)
+        try:
+            await self._stream(conn, client)
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            log.debug("capacity stream from %s ended: %s", client, exc)
+        finally:
+            conn.close()
+            left = self._connections[client] - 1
+            if left:
+                self._connections[client] = left
+            else:
+                del self._connections[client]
+
+    async def _stream(self, conn: socket.socket, client: str) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.limits.request_timeout_s):
+                data = await bulk.recv_exact(loop, conn, control.REQUEST_SIZE)
+        except TimeoutError:
+            self.refusals.refuse(
+                client, f"no capacity request within {self.limits.request_timeout_s:g} s"
+            )
+            return
+        except EOFError:
+            self.refusals.refuse(client, "closed before a whole capacity request")
+            return
+        try:
+            req = control.decode_request(data)
+        except control.ControlError as exc:
+            self.refusals.refuse(client, "bad capacity request", str(exc))
+            _send_now(conn, control.encode_reply(control.Reply(control.BAD_REQUEST, 0)))
+            return
+        status, session = self._admit(req, client, loop.time())
+        if session is None:
+            self.refusals.refuse(client, control.STATUS_TEXT[status])
+            _send_now(conn, control.encode_reply(control.Reply(status, 0)))
+            return
+        granted_ms = max(1, int((session.deadline - loop.time()) * 1000))
+        _send_now(conn, control.encode_reply(control.Reply(control.OK, granted_ms)))
+        session.open.add(req.stream)
+        session.seen.add(req.stream)
+        per_stream_bps = self.limits.max_mbps_per_session * 1e6 / 8 / session.streams
+        try:
+            async with asyncio.timeout_at(session.deadline):
+                if req.direction == control.DOWN:
+                    await self._send(loop, conn, per_stream_bps)
+                else:
+                    await self._receive(loop, conn, per_stream_bps)
+        except TimeoutError:
+            pass  # the granted time is over: that is how every stream ends
+        finally:
+            session.open.discard(req.stream)
+            self._maybe_end(session, loop)
+
+    def _admit(self, req: control.Request, client: str, now: float) -> tuple[int, Session | None]:
+        session = self.sessions.get(req.token)
+        if session is not None:
+            if (
+                session.client != client
+                or session.direction != req.direction
+                or session.streams != req.streams
+                or req.stream in session.seen
+                or now >= session.deadline
+            ):
+                return control.SESSION_OVER, None
+            return control.OK, session
+        if req.streams > self.limits.max_streams:
+            return control.STREAM_LIMIT, None
+        if len(self.sessions) >= self.limits.max_sessions:
+            return control.BUSY, None
+        mine = sum(1 for s in self.sessions.values() if s.client == client)
+        if mine >= self.limits.max_sessions_per_client:
+            return control.CLIENT_LIMIT, None
+        duration = min(req.duration_ms / 1000, self.limits.max_duration_s)
+        session = Session(req.token, client, req.direction, req.streams, now + duration)
+        self.sessions[req.token] = session
+        self.sessions_served += 1
+        log.info(
+            "capacity session from %s: %s, %d stream(s), %.1f s",
+            client,
+            control.DIRECTIONS[req.direction],
+            req.streams,
+            duration,
+        )
+        return control.OK, session
+
+    def _maybe_end(self, session: Session, loop: asyncio.AbstractEventLoop) -> None:
+        """Forget a session once its streams are closed and its time is over; until then its
+        token stays taken, so a client cannot stretch one session by reconnecting."""
+        if session.open:
+            return
+        if loop.time() >= session.deadline:
+            self.sessions.pop(session.token, None)
+        else:
+            loop.call_at(session.deadline, self._maybe_end, session, loop)
+
+    async def _send(
+        self, loop: asyncio.AbstractEventLoop, conn: socket.socket, rate_bps: float
+    ) -> None:
+        if rate_bps:
+            conn.setsockopt(socket.SOL_SOCKET, SO_MAX_PACING_RATE, int(rate_bps))
+        await bulk.send_forever(loop, conn, self._payload, PAYLOAD_BYTES)
+
+    async def _receive(
+        self, loop: asyncio.AbstractEventLoop, conn: socket.socket, rate_bps: float
+    ) -> None:
+        start = loop.time()
+        next_report = start + control.REPORT_INTERVAL_S
+        received = 0
+
+        def on_data(n: int) -> float:
+            nonlocal received, next_report
+            received += n
+            now = loop.time()
+            if now >= next_report:
+                _send_now(conn, control.encode_report(int((now - start) * 1000), received))
+                next_report = now + control.REPORT_INTERVAL_S
+            # Pacing: while we do not read, the window closes and the sender slows down.
+            return max(0.0, received / rate_bps - (now - start)) if rate_bps else 0.0
+
+        await bulk.receive_all(loop, conn, self._sink, on_data)
+
+
+def _send_now(conn: socket.socket, data: bytes) -> None:
+    """Best effort, never blocking: a client that does not read misses a reply or a report."""
+    with contextlib.suppress(OSError):
+        conn.send(data)
+
+
+class MeasurementServer:
+    """STAMP on UDP and capacity on TCP at `host:port` (port 0: a free port, the same for both)."""
+
+    def __init__(self, host: str, port: int, limits: Limits | None = None) -> None:
+        self.host = host
+        self.requested_port = port
+        self.limits = limits or Limits()
+        self.refusals = RefusalLog()
+        self.port = 0
+        self.reflector: Reflector | None = None
+        self.capacity: CapacityEndpoint | None = None
+        self._accept: asyncio.Task[None] | None = None
+
+    def _bind(self) -> tuple[socket.socket, socket.socket]:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        for _ in range(20):
+            tcp = socket.socket(family, socket.SOCK_STREAM)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            tcp.bind((self.host, self.requested_port))
+            port = tcp.getsockname()[1]
+            udp = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                udp.bind((self.host, port))
+            except OSError:
+                tcp.close()
+                udp.close()
+                if self.requested_port:
+                    raise
+                continue  # the free TCP port was taken on UDP: try another
+            tcp.listen(128)
+            return tcp, udp
+        raise OSError("no port free on both TCP and UDP")
+
+    async def start(self) -> None:
+        tcp, udp = self._bind()
+        self.port = tcp.getsockname()[1]
+        loop = asyncio.get_running_loop()
+        self.reflector = Reflector(udp, self.limits, self.refusals)
+        self.reflector.start(loop)
+        self.capacity = CapacityEndpoint(tcp, self.limits, self.refusals)
+        self._accept = asyncio.create_task(self.capacity.serve())
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._accept is not None:
+            self._accept.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accept
+        if self.capacity is not None:
+            await self.capacity.aclose()
+            self.capacity.sock.close()
+        if self.reflector is not None:
+            self.reflector.stop(loop)
+            self.reflector.sock.close()
