@@ -1,0 +1,194 @@
+"""Field-level parsing shared by the dialects: parameter lists, numbers, placeholders, bands.
+
+Modems mark a value they do not have in many ways ("-", "--", "", "NA", 255, -32768, 0x7FFFFFFF);
+every helper here returns None for those, so "unknown" never turns into 0.
+"""
+
+MAX_FIELDS = 64
+_PLACEHOLDERS = ("", "-", "--", "NA", "N/A", "UNKNOWN", "FFFFFFFF", "FFFF", "FFFFFFFFF")
+_SENTINELS = (-32768, 32767, -2147483648, 2147483647, 65535)
+
+LTE_BANDWIDTH_MHZ = (1.4, 3, 5, 10, 15, 20)  # 3GPP 36.101 index 0..5
+LTE_RB_TO_MHZ = {6: 1.4, 15: 3, 25: 5, 50: 10, 75: 15, 100: 20}
+# Quectel/Fibocom NR DL bandwidth index 0..14 (38.101 channel bandwidths)
+NR_BANDWIDTH_MHZ = (5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 400)
+
+
+def params(text):
+    # type: (str) -> list
+    """Split an AT parameter list at commas outside double quotes; quotes are removed."""
+    out = []
+    field = ""
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            out.append(field.strip())
+            field = ""
+            if len(out) >= MAX_FIELDS:
+                return out
+        else:
+            field += ch
+    out.append(field.strip())
+    return out
+
+
+def after(line, prefix):
+    # type: (str, str) -> str | None
+    """The text after `prefix` (case-insensitive), or None when the line does not start with it."""
+    if line[: len(prefix)].upper() != prefix.upper():
+        return None
+    return line[len(prefix) :].strip()
+
+
+def at(fields, index):
+    # type: (list, int) -> str | None
+    """fields[index], or None when the modem sent fewer fields."""
+    return fields[index] if 0 <= index < len(fields) else None
+
+
+def lines_after(lines, prefix):
+    # type: (list, str) -> list
+    """Parameter lists of every line that starts with `prefix`."""
+    out = []
+    for line in lines:
+        rest = after(line, prefix)
+        if rest is not None:
+            out.append(params(rest))
+    return out
+
+
+def known(text):
+    # type: (str | None) -> bool
+    return text is not None and text.strip().upper() not in _PLACEHOLDERS
+
+
+def integer(text, lo=None, hi=None):
+    # type: (str | None, int | None, int | None) -> int | None
+    """A decimal integer, or None for placeholders, sentinels, garbage and values out of range."""
+    if not known(text):
+        return None
+    assert text is not None
+    text = text.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isdigit() or len(digits) > 12:
+        return None
+    value = int(text)
+    if value in _SENTINELS:
+        return None
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        return None
+    return value
+
+
+def number(text, lo=None, hi=None):
+    # type: (str | None, float | None, float | None) -> float | int | None
+    """A decimal number that may carry a fraction ("-10.5"); None when unknown or out of range."""
+    if not known(text):
+        return None
+    assert text is not None
+    text = text.strip()
+    body = text[1:] if text[:1] in "+-" else text
+    whole, dot, frac = body.partition(".")
+    if not dot:
+        return integer(text, lo, hi)  # type: ignore[arg-type]
+    if len(body) > 12 or not (whole or frac):
+        return None
+    if (whole and not whole.isdigit()) or (frac and not frac.isdigit()):
+        return None
+    value = float(text)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        return None
+    return value
+
+
+def hexadecimal(text, max_digits=10):
+    # type: (str | None, int) -> int | None
+    """A hexadecimal id such as a cell id or TAC ("1A2D003", "0x2B5C"); None when unknown."""
+    if not known(text):
+        return None
+    assert text is not None
+    text = text.strip()
+    if text[:2] in ("0x", "0X"):
+        text = text[2:]
+    if not text or len(text) > max_digits:
+        return None
+    for ch in text:
+        if ch not in "0123456789abcdefABCDEF":
+            return None
+    if text.upper() == "F" * len(text):
+        return None  # all-ones: "no cell"
+    return int(text, 16)
+
+
+def scaled(value, factor, offset=0.0):
+    # type: (int | float | None, float, float) -> float | int | None
+    """value * factor + offset, rounded to 0.1; None stays None."""
+    if value is None:
+        return None
+    result = round(value * factor + offset, 1)
+    return int(result) if result == int(result) else result
+
+
+def code(table, index):
+    # type: (tuple, int | None) -> float | int | None
+    """table[index] for a coded field (bandwidth index, ...); None when unknown or outside."""
+    if index is None or index < 0 or index >= len(table):
+        return None
+    return table[index]
+
+
+def band(tech, text):
+    # type: (str | None, str | None) -> str | None
+    """A band in the schema's spelling: "B3" for LTE, "n78" for NR, whatever the vendor wrote.
+
+    Accepts "3", "B3", "LTE BAND 3", "EUTRAN-BAND3", "NR5G BAND 78", "NR5G_BAND78", "n78".
+    """
+    if not known(text):
+        return None
+    assert text is not None
+    upper = text.strip().upper()
+    digits = ""
+    for ch in reversed(upper):
+        if ch.isdigit():
+            digits = ch + digits
+        elif digits:
+            break
+    if not digits or len(digits) > 3 or int(digits) == 0:
+        return None
+    is_nr = "NR" in upper or upper.startswith("N") or (tech is not None and tech.startswith("NR"))
+    if "LTE" in upper or "EUTRAN" in upper or upper.startswith("B"):
+        is_nr = False
+    return ("n%d" if is_nr else "B%d") % int(digits)
+
+
+def plmn(text):
+    # type: (str | None) -> tuple
+    """(mcc, mnc) as digit strings from "26201", "262 01", "262-01", "310410"; else (None, None)."""
+    if not known(text):
+        return None, None
+    assert text is not None
+    digits = ""
+    for ch in text.strip():
+        if ch.isdigit():
+            digits += ch
+        elif ch not in " -":
+            return None, None
+    if len(digits) not in (5, 6):
+        return None, None
+    return digits[:3], digits[3:]
+
+
+def mcc_mnc(mcc, mnc):
+    # type: (str | None, str | None) -> tuple
+    """Separate MCC and MNC fields as the digit strings the schema keeps (leading zeros matter)."""
+    if not known(mcc) or not known(mnc):
+        return None, None
+    assert mcc is not None and mnc is not None
+    mcc, mnc = mcc.strip(), mnc.strip()
+    if not (mcc.isdigit() and len(mcc) == 3 and mnc.isdigit() and 1 <= len(mnc) <= 3):
+        return None, None
+    if len(mnc) == 1:
+        mnc = "0" + mnc  # printed as a number: "1" is MNC 01
+    return mcc, mnc
