@@ -91,6 +91,23 @@ def _key_problem(key: KeyRow, time_ms: int, received_at_ms: int) -> str | None:
     return None
 
 
+def open_envelope(raw: bytes, lookup: KeyLookup) -> tuple[cose.Sign1, KeyRow] | Rejected:
+    """Parse a COSE_Sign1 and check its signature with the registered key its kid names."""
+    if len(raw) > cose.MAX_MESSAGE:
+        return Rejected(f"oversized: {len(raw)} bytes exceeds {cose.MAX_MESSAGE}")
+    try:
+        msg = cose.parse_sign1(raw)
+    except cose.COSEError as exc:
+        return Rejected(f"not a valid COSE_Sign1: {exc}")
+    key = lookup(msg.kid)
+    if key is None:
+        return Rejected(f"unknown kid {msg.kid.hex()}", *_peek_identity(msg.payload))
+    if not _signature_ok(key.public_key, msg.signature, msg.to_be_signed()):
+        reason = f"bad signature for kid {msg.kid.hex()} (probe {key.probe})"
+        return Rejected(reason, *_peek_identity(msg.payload))
+    return msg, key
+
+
 def check_message(
     raw: bytes, lookup: KeyLookup, received_at_ms: int, topic_probe: str | None = None
 ) -> Verified | Rejected:
@@ -98,22 +115,14 @@ def check_message(
 
     topic_probe: the probe named by the MQTT topic it arrived on (None offline): it must match.
     """
-    if len(raw) > cose.MAX_MESSAGE:
-        return Rejected(f"oversized: {len(raw)} bytes exceeds {cose.MAX_MESSAGE}")
-    try:
-        msg = cose.parse_sign1(raw)
-    except cose.COSEError as exc:
-        return Rejected(f"not a valid COSE_Sign1: {exc}")
-    epoch, seq = _peek_identity(msg.payload)
+    opened = open_envelope(raw, lookup)
+    if isinstance(opened, Rejected):
+        return opened
+    msg, key = opened
 
     def reject(reason: str) -> Rejected:
-        return Rejected(reason, epoch, seq)
+        return Rejected(reason, *_peek_identity(msg.payload))
 
-    key = lookup(msg.kid)
-    if key is None:
-        return reject(f"unknown kid {msg.kid.hex()}")
-    if not _signature_ok(key.public_key, msg.signature, msg.to_be_signed()):
-        return reject(f"bad signature for kid {msg.kid.hex()} (probe {key.probe})")
     try:
         rec = record.decode(msg.payload)
     except record.RecordError as exc:
