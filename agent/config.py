@@ -23,14 +23,18 @@ class ConfigError(ValueError):
 class BrokerConfig:
     def __init__(self, url: str, ca: str | None, cert: str | None, key: str | None) -> None:
         parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        try:
+            port = parts.port  # raises on a port that is not a number in 0..65535
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or port == -1:
             raise ConfigError(
                 f"broker.url {url!r} must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
             )
         self.url = url
         self.host: str = parts.hostname
         self.tls = parts.scheme == "mqtts"
-        self.port: int = parts.port or (8883 if self.tls else 1883)
+        self.port: int = port or (8883 if self.tls else 1883)
         self.ca = ca
         self.cert = cert
         self.key = key
@@ -50,12 +54,12 @@ class AgentConfig:
         self.state_dir = Path(self._text(data, "state_dir", "/var/lib/qiyas"))
         self.firmware: str = self._text(data, "firmware", "linux")
         broker = self.section("broker")
-        self.broker = BrokerConfig(
-            self._text(broker, "url", "mqtt://127.0.0.1:1883", "broker."),
-            broker.get("ca"),
-            broker.get("cert"),
-            broker.get("key"),
-        )
+        url = self._text(broker, "url", "mqtt://127.0.0.1:1883", "broker.")
+        tls_files = [self._path(broker, name, "broker.") for name in ("ca", "cert", "key")]
+        try:
+            self.broker = BrokerConfig(url, *tls_files)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
         outbox = self.section("outbox")
         self.outbox_max_records = self._int(outbox, "max_records", 20000, 10, 10_000_000)
         uplink = self.section("uplink")
@@ -92,6 +96,12 @@ class AgentConfig:
         value = table.get(key, default)
         if not isinstance(value, str) or not value or len(value) > 4096:
             raise self._error(prefix + key, "must be a non-empty text")
+        return value
+
+    def _path(self, table: dict[str, Any], key: str, prefix: str = "") -> str | None:
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or not value or len(value) > 4096):
+            raise self._error(prefix + key, "must be a file path")
         return value
 
     def _int(self, table: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
