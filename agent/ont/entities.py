@@ -235,6 +235,16 @@ ANI_G = Entity(
         ("upper_transmit_power_threshold", 1, "tx_threshold"),
     ),
 )
+# ANI-G alarm numbers, G.988 9.2.1.
+ANI_G_ALARMS = {
+    0: "low_rx_power",
+    1: "high_rx_power",
+    2: "signal_fail",
+    3: "signal_degrade",
+    4: "low_tx_power",
+    5: "high_tx_power",
+    6: "laser_bias_current",
+}
 FEC_PM = Entity(
     312,
     "FEC PM history data",

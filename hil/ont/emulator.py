@@ -110,6 +110,7 @@ class Emulator:
         self.requests = 0  # requests that reached the ONT, retransmissions included
         self.answers = 0
         self.rejected = 0  # frames from the OLT that did not decode
+        self.alarm_sequence = 0
         self._upload: list[messages.UploadEntry] | None = None
         self._alarm_upload: list[tuple[int, int]] | None = None
         self._last: tuple[Message, list[bytes]] | None = None
@@ -136,7 +137,7 @@ class Emulator:
             out = [frames.encode(m, ik=self.ik, upstream=True) for m in self._answer(req)]
             self._last = (req, out)
         self.answers += 1
-        return self._misbehave(out, req)
+        return self._spontaneous() + self._misbehave(out, req)
 
     def _reboot_now(self) -> bool:
         s = self.scenario
@@ -151,6 +152,17 @@ class Emulator:
                 self._reset()
             return True
         return False
+
+    def _spontaneous(self) -> list[tuple[float, bytes]]:
+        """The scenario's standing alarms, reported once when the OLT first talks to us."""
+        if self.answers != 1:
+            return []
+        out = []
+        for (cls, inst), numbers in self.alarms.items():
+            self.alarm_sequence = self.alarm_sequence % 255 + 1  # 1..255, 0 is never used
+            body = messages.alarm_bitmap(numbers) + bytes(3) + bytes([self.alarm_sequence])
+            out.append((0.0, frames.encode(frames.notification(MT.ALARM, cls, inst, body))))
+        return out
 
     def _reset(self) -> None:
         """A reboot forgets every upload in progress and the MIB data sync counter."""

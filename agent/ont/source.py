@@ -1,0 +1,117 @@
+"""The `optical` source: poll the ONT over OMCI, keep the link's optical context, report levels.
+
+The board profile's `[ont]` names the transport; the agent config's `[ont]` may override it and
+set `timeout_s`, `retries` and `extended`. Each measurement is one full poll (procedures.poll).
+FEC counts are reported as what was corrected / uncorrectable since the previous record, so the
+first record after a start has none (unknown, not 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.boards import Board
+from agent.config import AgentConfig, ConfigError
+from agent.ont import messages, procedures
+from agent.ont.driver import poll_ont
+from agent.ont.entities import ANI_G, ANI_G_ALARMS
+from agent.ont.transport import TransportError, parse_url
+from agent.sources import LinkState, Measurement
+
+LEVEL_KEYS = ("rx_dbm", "tx_dbm", "temperature_c", "bias_ma", "voltage_v")
+# Identity that says which kind of ONT measured; its serial number stays home, like an IMEI.
+IDENTITY_KEYS = ("vendor_id", "equipment_id")
+FEC_KEYS = {
+    "corrected_code_words": "fec_corrected_codewords",
+    "uncorrectable_code_words": "fec_uncorrectable_codewords",
+    "corrected_bytes": "fec_corrected_bytes",
+}
+
+
+def fec_since(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, int]:
+    """Counts since the previous reading. PM counters restart at each 15-min interval (and at a
+    reboot): a counter that went down restarted, so what it holds now is all that is new."""
+    if previous is None:
+        return {}
+    since = {}
+    for key, name in FEC_KEYS.items():
+        now, before = current.get(key), previous.get(key)
+        if now is None or before is None:
+            continue
+        restarted = now < before or current.get("interval_end_time") != previous.get(
+            "interval_end_time"
+        )
+        since[name] = now if restarted else now - before
+    return since
+
+
+class OpticalSource:
+    def __init__(self, transport: str, timeout_s: float, retries: int, extended: bool) -> None:
+        self.transport = transport
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.extended = extended
+        self._last_fec: dict[str, Any] | None = None
+
+    async def measure(self, link: LinkState) -> list[Measurement]:
+        try:
+            reading, runner = await poll_ont(
+                self.transport,
+                timeout_s=self.timeout_s,
+                retries=self.retries,
+                extended=self.extended,
+            )
+        except Exception:
+            link.optical = None  # an old level must not pass for the current one
+            raise
+        optical = reading["optical"]
+        context = {k: optical[k] for k in LEVEL_KEYS if optical.get(k) is not None}
+        context.update({k: reading[k] for k in IDENTITY_KEYS if reading.get(k) is not None})
+        link.optical = context or None
+        values: dict[str, Any] = {k: v for k, v in optical.items() if v is not None}
+        values.update({k: reading[k] for k in IDENTITY_KEYS if reading.get(k) is not None})
+        active = [s["version"] for s in reading["software"] if s.get("active") and s["version"]]
+        if active:
+            values["software_version"] = active[0]
+        values["thresholds_crossed"] = procedures.thresholds_crossed(optical)
+        alarms = {
+            n
+            for e in runner.notifications
+            if isinstance(e.detail, messages.Alarm) and e.detail.me_class == ANI_G.class_id
+            for n in e.detail.alarms
+        }
+        if alarms:
+            values["ani_alarms"] = [ANI_G_ALARMS.get(n, f"alarm_{n}") for n in sorted(alarms)]
+        fec = reading.get("fec")
+        if fec is not None:
+            values.update(fec_since(self._last_fec, fec))
+            self._last_fec = fec
+        values["omci_retransmitted"] = runner.stats.retransmitted
+        values["omci_dropped"] = runner.stats.dropped
+        return [Measurement("optical", values)]
+
+    async def aclose(self) -> None:
+        return None
+
+
+def make(config: AgentConfig, board: Board) -> OpticalSource:
+    ont = {**board.section("ont"), **config.section("ont")}
+    transport = ont.get("transport")
+    where = f"{config.origin} [ont] or board {board.name} [ont]"
+    if not isinstance(transport, str):
+        raise ConfigError(f"{where}: transport must be udp://HOST:PORT or eth:IFACE")
+    try:
+        parse_url(transport)
+    except TransportError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    timeout_s, retries = ont.get("timeout_s", 1.0), ont.get("retries", 2)
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)):
+        raise ConfigError(f"{where}: timeout_s must be a number of seconds")
+    if not 0.05 <= timeout_s <= 30:
+        raise ConfigError(f"{where}: timeout_s must be 0.05..30")
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+        raise ConfigError(f"{where}: retries must be an integer 0..10")
+    extended = ont.get("extended", False)
+    if not isinstance(extended, bool):
+        raise ConfigError(f"{where}: extended must be true or false")
+    return OpticalSource(transport, float(timeout_s), retries, extended)
