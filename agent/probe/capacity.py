@@ -113,9 +113,12 @@ async def _open_stream(
     except TimeoutError:
         sock.close()
         raise CapacityError(f"no answer within {CONNECT_TIMEOUT_S:g} s") from None
-    except (OSError, EOFError, control.ControlError) as exc:
+    except OSError as exc:
         sock.close()
-        raise CapacityError(f"capacity endpoint: {exc}") from None
+        raise CapacityError(f"cannot connect over TCP: {exc.strerror or exc}") from None
+    except (EOFError, control.ControlError) as exc:
+        sock.close()
+        raise CapacityError(f"not a capacity endpoint: {exc}") from None
     if reply.status != control.OK:
         sock.close()
         raise CapacityError(f"server refused: {control.STATUS_TEXT[reply.status]}")

@@ -15,25 +15,27 @@ class Endpoint(NamedTuple):
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-def parse_endpoint(text: str, default_port: int = DEFAULT_PORT) -> Endpoint:
-    """'host', 'host:port', '[v6]' or '[v6]:port'; raises ValueError naming what is wrong."""
+def parse_endpoint(text: str, default_port: int = DEFAULT_PORT, any_port: bool = False) -> Endpoint:
+    """'host', 'host:port', '[v6]' or '[v6]:port'; raises ValueError naming what is wrong.
+    any_port: port 0 (any free port) is allowed, for listening."""
     if not text or len(text) > 255 or any(c.isspace() for c in text):
-        raise ValueError(f"server {text!r} must be HOST[:PORT]")
+        raise ValueError(f"{text!r} must be HOST[:PORT]")
     host, port_text = text, ""
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
-            raise ValueError(f"server {text!r}: missing ']' after an IPv6 address")
+            raise ValueError(f"{text!r}: missing ']' after an IPv6 address")
         host, rest = text[1:end], text[end + 1 :]
         if rest and not rest.startswith(":"):
-            raise ValueError(f"server {text!r}: expected ':PORT' after ']'")
+            raise ValueError(f"{text!r}: expected ':PORT' after ']'")
         port_text = rest[1:]
     elif text.count(":") == 1:
         host, port_text = text.split(":")
     if not host:
-        raise ValueError(f"server {text!r} has no host")
+        raise ValueError(f"{text!r} has no host")
     if not port_text:
         return Endpoint(host, default_port)
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"server {text!r}: port must be 1..65535")
+    lowest = 0 if any_port else 1
+    if not port_text.isdigit() or not lowest <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r}: port must be {lowest}..65535")
     return Endpoint(host, int(port_text))
