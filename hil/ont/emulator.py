@@ -8,6 +8,7 @@ A retransmitted request (same TCI as the last one) gets the cached answer, as G.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,7 @@ class Emulator:
         self.answers = 0
         self.rejected = 0  # frames from the OLT that did not decode
         self.alarm_sequence = 0
+        self.seen: Counter[int] = Counter()  # requests answered, by message type
         self._upload: list[messages.UploadEntry] | None = None
         self._alarm_upload: list[tuple[int, int]] | None = None
         self._last: tuple[Message, list[bytes]] | None = None
@@ -137,6 +139,7 @@ class Emulator:
             out = [frames.encode(m, ik=self.ik, upstream=True) for m in self._answer(req)]
             self._last = (req, out)
         self.answers += 1
+        self.seen[req.mt] += 1
         return self._spontaneous() + self._misbehave(out, req)
 
     def _reboot_now(self) -> bool:

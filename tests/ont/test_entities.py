@@ -1,4 +1,4 @@
-"""Managed-entity attribute codecs against attribute bytes worked out by hand from G.988 clause 9."""
+"""Managed-entity attribute codecs against bytes worked out by hand from G.988 clause 9."""
 
 from __future__ import annotations
 

@@ -64,9 +64,14 @@ HAND_FRAMES = [
             + "0000 0000"
         ),
         Message(
-            1, 9, False, True, 256, 0,
+            1,
+            9,
+            False,
+            True,
+            256,
+            0,
             bytes.fromhex("00C00051495953 51592D4F4E542D313030 00000000" + z(7) + "00000000"),
-        ),  # fmt: skip
+        ),
     ),
     (
         "MIB upload",
@@ -133,9 +138,16 @@ HAND_FRAMES = [
         # | 03 rx -18.52 dBm = DBD4 | 05 tx 2.34 dBm / 0.002 = 1170 = 0492
         # | 09 bias 12.5 mA / 2 µA = 6250 = 186A | 0C temperature 45.5 °C * 256 = 11648 = 2D80
         baseline("0010 1B 0A 0107 8001 01 00A5 03 DBD4 05 0492 09 186A 0C 2D80" + z(17)),
-        Message(0x10, 27, False, False, 263, 0x8001,
-                bytes.fromhex("0100A503DBD4050492 09186A0C2D80") + bytes(17)),
-    ),  # fmt: skip
+        Message(
+            0x10,
+            27,
+            False,
+            False,
+            263,
+            0x8001,
+            bytes.fromhex("0100A503DBD4050492 09186A0C2D80") + bytes(17),
+        ),
+    ),
     (
         "Get current data FEC PM",
         # MT 5C = AR + Get current data(28) | class 0138 (312) | mask 3800 = attributes 3, 4, 5
@@ -215,7 +227,8 @@ def test_extended_get_and_response_with_mic() -> None:
 
     # Get response, extended layout: result | mask | optional mask | execution mask | values
     # length = 1 + 2 + 2 + 2 + 20 = 27 = 0x001B; "QY-ONT-100-EU" is 13 bytes + 7 zero bytes
-    head = bytes.fromhex("0002 29 0B 0101 0000 001B 00 8000 0000 0000") + b"QY-ONT-100-EU" + bytes(7)
+    head = bytes.fromhex("0002 29 0B 0101 0000 001B 00 8000 0000 0000")
+    head += b"QY-ONT-100-EU" + bytes(7)
     wire = head + _cmac32(ik, b"\x02" + head)
     msg = frames.decode(wire, ik=ik, upstream=True)
     r = messages.parse_get_response(msg)

@@ -1,0 +1,193 @@
+"""The sans-IO OMCI client: correlation, one outstanding request, timeouts, retries, splitting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent.ont import frames, messages, procedures
+from agent.ont.entities import ONU_G
+from agent.ont.frames import MT
+from agent.ont.session import MAX_EVENTS, Request, Runner
+from hil.ont.emulator import Emulator, load_scenario, scenario_names
+from hil.ont.wire import simulate
+
+
+def answer(req_bytes: bytes, contents: bytes, **change: Any) -> bytes:
+    req = frames.decode(req_bytes, upstream=False)
+    return frames.encode(frames.response(req, contents)._replace(**change))
+
+
+def one_get() -> procedures.Procedure:
+    return procedures.get(ONU_G, 0, ["vendor_id"])
+
+
+def test_one_request_outstanding_and_matched_by_tci() -> None:
+    runner = Runner(procedures.get(ONU_G, 0, ["vendor_id", "version", "serial_number"]))
+    out = runner.start(0.0)
+    assert len(out) == 1  # 26 attribute bytes need two Gets, but only one is in flight
+    first = frames.decode(out[0], upstream=False)
+    assert (first.mt, first.contents[:2]) == (MT.GET, b"\xc0\x00")
+    body = messages.build_get_response(0, 0xC000, b"QIYS" + b"QY-ONT-100".ljust(14, b"\0"),
+                                       extended=False)  # fmt: skip
+    # a response with another TCI is not ours: dropped, still waiting
+    assert runner.receive(answer(out[0], body, tci=first.tci + 1), 0.1) == []
+    assert runner.stats.dropped == 1 and not runner.done
+    second = runner.receive(answer(out[0], body), 0.2)
+    assert frames.decode(second[0], upstream=False).contents[:2] == b"\x20\x00"
+    body = messages.build_get_response(0, 0x2000, bytes.fromhex("514959530001A2B3"),
+                                       extended=False)  # fmt: skip
+    assert runner.receive(answer(second[0], body), 0.3) == []
+    assert runner.done and runner.error is None
+    assert runner.result == {
+        "vendor_id": "QIYS",
+        "version": "QY-ONT-100",
+        "serial_number": "QIYS0001A2B3",
+    }
+
+
+def test_timeouts_retransmit_with_the_same_tci_then_give_up() -> None:
+    runner = Runner(one_get(), timeout_s=0.5, retries=2)
+    sent = runner.start(10.0)
+    assert runner.poll(10.4) == []  # not yet
+    again = runner.poll(10.5)
+    assert again == sent  # same bytes, same TCI
+    assert runner.poll(11.0) == sent
+    assert runner.poll(11.5) == []
+    assert runner.done
+    assert runner.error == "the ONT did not answer GET of ME 256/0 after 3 tries of 0.5 s"
+    assert runner.stats.sent == 3 and runner.stats.retransmitted == 2
+
+
+def test_refused_get_fails_with_the_result_named() -> None:
+    runner = Runner(one_get())
+    out = runner.start(0.0)
+    body = messages.build_get_response(5, 0, b"", extended=False)
+    runner.receive(answer(out[0], body), 0.1)
+    assert runner.error == "GET ONU-G 0x0000: unknown instance"
+
+
+def test_test_waits_for_the_result_message() -> None:
+    runner = Runner(procedures.optical_test(0x8001), timeout_s=1.0)
+    out = runner.start(0.0)
+    req = frames.decode(out[0], upstream=False)
+    runner.receive(answer(out[0], b"\x00"), 0.1)
+    assert not runner.done  # accepted; the result comes separately
+    result = messages.build_test_result(messages.OpticalTest(3.3, -20.0, 2.0, 10.0, 40.0))
+    note = frames.notification(MT.TEST_RESULT, 263, 0x8001, result, tci=req.tci)
+    runner.receive(frames.encode(note), 0.5)
+    assert runner.done and runner.result == messages.OpticalTest(3.3, -20.0, 2.0, 10.0, 40.0)
+
+
+def test_refused_test_measures_nothing() -> None:
+    runner = Runner(procedures.optical_test(0x8001))
+    out = runner.start(0.0)
+    runner.receive(answer(out[0], bytes([frames.Result.NOT_SUPPORTED])), 0.1)
+    assert runner.done and runner.result == messages.OpticalTest(None, None, None, None, None)
+
+
+def test_notifications_are_events_and_bounded() -> None:
+    runner = Runner(one_get())
+    runner.start(0.0)
+    avc = frames.encode(frames.notification(MT.AVC, 263, 0x8001, b"\x00\x40\xdb\xd4"))
+    for i in range(MAX_EVENTS * 3):
+        runner.receive(avc, i / 1000)
+    assert runner.stats.notifications == MAX_EVENTS * 3
+    assert len(runner.notifications) == MAX_EVENTS
+    assert runner.notifications[-1].detail == messages.Avc(263, 0x8001, 0x0040, avc[10:40])
+    assert not runner.done  # the outstanding Get is still waited for
+
+
+def test_a_request_from_the_ont_is_dropped() -> None:
+    runner = Runner(one_get())
+    runner.start(0.0)
+    runner.receive(frames.encode(frames.request(7, MT.GET, 256, 0, b"\x80\x00")), 0.1)
+    assert runner.drops[-1] == "a request (message type 9) came from the ONT"
+
+
+def test_procedure_error_on_hostile_upload_count() -> None:
+    runner = Runner(procedures.mib_upload())
+    out = runner.start(0.0)
+    runner.receive(answer(out[0], b"\xff\xff"), 0.1)
+    assert runner.error == "MIB upload announces 65535 entries, more than 4096"
+
+
+def test_tcis_skip_zero_and_the_priority_bit() -> None:
+    def many() -> procedures.Procedure:
+        for _ in range(3):
+            yield Request(MT.SYNCHRONIZE_TIME, 256, 0)
+
+    runner = Runner(many(), first_tci=0x7FFE)
+    tcis = []
+    out = runner.start(0.0)
+    for i in range(3):
+        req = frames.decode(out[0], upstream=False)
+        tcis.append(req.tci)
+        out = runner.receive(answer(out[0], b"\x00"), i + 0.1)
+    assert tcis == [0x7FFE, 0x7FFF, 0x0001]
+
+
+HEALTHY = {
+    "vendor_id": "QIYS",
+    "serial_number": "QIYS0001A2B3",
+    "equipment_id": "QY-ONT-100-EU",
+}
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_every_scenario_over_the_virtual_wire(name: str) -> None:
+    emulator = Emulator(scenario=load_scenario(name))
+    runner = simulate(procedures.poll(), emulator, timeout_s=0.2, retries=2)
+    assert runner.error is None
+    reading = runner.result
+    for key, value in HEALTHY.items():
+        assert reading[key] == value
+    assert [s["version"] for s in reading["software"] if s["active"]] == ["V1.2.3"]
+    optical = reading["optical"]
+    crossed = procedures.thresholds_crossed(optical)
+    if name == "dirty-fibre":
+        assert optical["rx_dbm"] == -29.5 and crossed == ["rx_low"]
+        assert reading["fec"]["uncorrectable_code_words"] == 35
+        alarms = [n.detail for n in runner.notifications if n.kind == "alarm"]
+        assert [a.alarms for a in alarms] == [[0]]
+    elif name == "laser-ageing":
+        assert optical["bias_ma"] == 78.0 and crossed == ["tx_low"]
+    else:
+        assert optical["rx_dbm"] == -18.52 and crossed == []
+    stats = runner.stats
+    if name == "healthy":
+        assert (stats.retransmitted, stats.dropped, stats.notifications) == (0, 0, 0)
+    if name in ("malformed", "bad-crc", "slow-omcc", "rebooting"):
+        assert stats.retransmitted > 0
+    if name in ("malformed", "bad-crc"):
+        assert stats.dropped > 0
+    if name == "avc-storm":
+        assert stats.notifications == 40 * emulator.answers
+
+
+def test_rebooting_ont_restarts_the_mib_upload() -> None:
+    emulator = Emulator(scenario=load_scenario("rebooting"))
+    runner = simulate(procedures.mib_upload(), emulator, timeout_s=0.2, retries=2)
+    assert runner.error is None
+    assert emulator.instances[(2, 0)].values["mib_data_sync"] == 0  # it did reboot
+    assert (256, 0) in runner.result and (263, 0x8001) in runner.result
+    # a vendor entity: kept raw (with the padding, since its size is unknown)
+    assert runner.result[(65300, 0)]["raw"].startswith("0102030405")
+    # the upload was started twice: before the reboot (cut short) and after
+    assert emulator.seen[MT.MIB_UPLOAD] == 2
+
+
+def test_an_ont_that_stays_silent_fails_the_poll() -> None:
+    scenario = {"reboot_after_requests": 0, "silent_requests": 100}
+    runner = simulate(procedures.poll(), Emulator(scenario=scenario), timeout_s=0.2, retries=2)
+    assert runner.error == "the ONT did not answer MIB_UPLOAD of ME 2/0 after 3 tries of 0.2 s"
+
+
+def test_extended_messages_end_to_end() -> None:
+    emulator = Emulator()
+    runner = simulate(procedures.poll(extended=True), emulator, extended=True)
+    assert runner.error is None
+    assert runner.result["serial_number"] == "QIYS0001A2B3"
+    # extended Gets are never split: one Get for the three ONU-G attributes
+    assert runner.stats.sent == emulator.requests
