@@ -23,6 +23,14 @@ MAX_FRAME = 2048  # an extended message is at most 1980 bytes; more is not OMCI
 PACKET_OUTGOING = 4  # sll_pkttype of frames this host sent
 
 
+ETH_MIN_FRAME = 60  # without the FCS; shorter frames are padded with zeros, as a NIC does
+
+
+def ethernet_frame(dst: bytes, src: bytes, payload: bytes) -> bytes:
+    frame = dst + src + struct.pack("!H", OMCI_ETHERTYPE) + payload
+    return frame.ljust(ETH_MIN_FRAME, b"\x00")
+
+
 class TransportError(ValueError):
     """A transport URL that cannot be used; the text says why."""
 
@@ -166,7 +174,7 @@ class EthTransport:
                 self.inbox.put(frame[ETH_HEADER:])
 
     async def send(self, data: bytes) -> None:
-        frame = self.peer + self.mac + struct.pack("!H", OMCI_ETHERTYPE) + data
+        frame = ethernet_frame(self.peer, self.mac, data)
         # A full socket buffer loses the frame, which is what retries are for.
         with contextlib.suppress(BlockingIOError):
             self.sock.send(frame)

@@ -14,6 +14,7 @@ from agent.ont.transport import (
     MAX_FRAME,
     OMCI_ETHERTYPE,
     PACKET_OUTGOING,
+    ethernet_frame,
     open_packet_socket,
     parse_url,
 )
@@ -93,10 +94,16 @@ class OntServer:
             self._udp = transport
             host, port = transport.get_extra_info("sockname")[:2]
             self.url = f"udp://{host}:{port}"
-        else:
-            self._sock = open_packet_socket(address.iface)
-            loop.add_reader(self._sock.fileno(), self._eth_readable)
-            self.url = f"eth:{address.iface}"
+            return self.url
+        return self.start_eth(open_packet_socket(address.iface))
+
+    def start_eth(self, sock: socket.socket) -> str:
+        """Serve on an AF_PACKET socket opened by the caller (perhaps in another namespace)."""
+        if self._sender is None:
+            self._sender = _Sender(self.emulator, PcapCapture(self.pcap) if self.pcap else None)
+        self._sock = sock
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._eth_readable)
+        self.url = f"eth:{sock.getsockname()[0]}"
         return self.url
 
     def _eth_readable(self) -> None:
@@ -112,10 +119,9 @@ class OntServer:
                 continue
             if struct.unpack("!H", frame[12:14])[0] != OMCI_ETHERTYPE:
                 continue
-            header = frame[6:12] + mac + frame[12:14]  # answer the sender, from our MAC
 
-            def send(data: bytes, header: bytes = header) -> None:
-                sock.send(header + data)
+            def send(data: bytes, peer: bytes = frame[6:12]) -> None:
+                sock.send(ethernet_frame(peer, mac, data))  # answer the sender
 
             sender.answer(frame[ETH_HEADER:], send, padded=True)
 
