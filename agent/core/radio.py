@@ -149,9 +149,10 @@ class Poller:
     """Walks a plan of AT commands through an ATSession, filling a snapshot. Sans-IO: the
     driver writes what `start`, `receive` and `tick` return and reads until `done`."""
 
-    def __init__(self, session, steps, snapshot):
+    def __init__(self, session, steps, snapshot, timeout_cap_s=None):
         self.session = session
         self.steps = steps
+        self.timeout_cap_s = timeout_cap_s  # the driver's bound on any one command's wait
         self.snapshot = snapshot
         self._index = 0
         self.done = False
@@ -182,7 +183,11 @@ class Poller:
             self.done = True
             return b""
         step = self.steps[self._index]
-        return self.session.command(step[0], now, step[2])
+        return self.session.command(step[0], now, self._timeout(step))
+
+    def _timeout(self, step):
+        cap = self.timeout_cap_s
+        return step[2] if cap is None or step[2] < cap else cap
 
     def _handle(self, events, now):
         out = b""
@@ -194,13 +199,18 @@ class Poller:
                 self.urcs.append(event.line)
                 if event.line == "RDY":
                     self.rebooted = True
+                    if not self.done:
+                        # the command in flight died with the reboot: do not wait for its timeout
+                        self.session.reset()
+                        self.failed = "the modem rebooted during %s" % self.steps[self._index][0]
+                        self.done = True
             elif isinstance(event, Response) and not self.done:
                 step = self.steps[self._index]
                 self._apply(step, event)
                 self._index += 1
                 out += self._send(now)
             elif isinstance(event, Timeout) and not self.done:
-                limit = self.steps[self._index][2]
+                limit = self._timeout(self.steps[self._index])
                 self.failed = "no answer to %s within %gs" % (event.command, limit)
                 self.done = True
         return out

@@ -100,7 +100,7 @@ def number(text, lo=None, hi=None):
     value = float(text)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         return None
-    return value
+    return int(value) if value == int(value) else value  # "-10.0" and "-10" read the same
 
 
 def hexadecimal(text, max_digits=10):

@@ -99,6 +99,7 @@ def parse_cops(snapshot, lines):
         tech = tech_of_act(integer(at(fields, 3)))
         if tech is not None and snapshot["registration"]["tech"] is None:
             snapshot["registration"]["tech"] = tech
+            _fill(snapshot["serving_cell"], {"tech": "LTE" if tech == "NR5G-NSA" else tech})
 
 
 def _registration(snapshot, lines, prefix, id_digits):
@@ -119,6 +120,8 @@ def _registration(snapshot, lines, prefix, id_digits):
         tech = tech_of_act(integer(at(fields, 4)))
         if tech is not None:
             registration["tech"] = tech
+            # under EN-DC the serving (anchor) cell is LTE; the NR leg is reported apart
+            _fill(snapshot["serving_cell"], {"tech": "LTE" if tech == "NR5G-NSA" else tech})
         cell_id = hexadecimal(at(fields, 3), id_digits)
         update(snapshot["serving_cell"], {"tac": hexadecimal(at(fields, 2), 6), "cell_id": cell_id})
 

@@ -20,13 +20,17 @@ def parse_rfsts(snapshot, lines):
         set_operator(snapshot, mcc, mnc, name[:64] if name else None)
         if len(f) < _LTE_FIELDS or snapshot["registration"]["tech"] in ("GSM", "UMTS"):
             continue
+        arfcn = integer(at(f, 1), 0, 262143)
+        rsrp = integer(at(f, 2), -160, -30)
+        if arfcn is None and rsrp is None:
+            continue  # searching: an empty status, no cell
         abnd = integer(at(f, 15), 1, 255)
         update(
             snapshot["serving_cell"],
             {
                 "tech": "LTE",
-                "arfcn": integer(at(f, 1), 0, 262143),
-                "rsrp_dbm": integer(at(f, 2), -160, -30),
+                "arfcn": arfcn,
+                "rsrp_dbm": rsrp,
                 "rssi_dbm": integer(at(f, 3), -140, 0),
                 "rsrq_db": number(at(f, 4), -40, 10),
                 "tac": hexadecimal(at(f, 5), 6),

@@ -1,0 +1,107 @@
+"""`qiyas modem info --port PORT [--dialect NAME|auto] [--baud N] [--json]`: poll a modem once."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from agent.core import dialects
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    info = sub.add_parser("info", help="identify the modem and read its radio state once")
+    info.add_argument(
+        "--port", required=True, help="device path, /dev/serial/by-id/… or pyserial URL"
+    )
+    info.add_argument("--dialect", default="auto", choices=("auto", *dialects.NAMES))
+    info.add_argument("--baud", type=int, default=115200)
+    info.add_argument("--timeout", type=float, default=5.0, help="longest wait for one answer (s)")
+    info.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from agent.modem.driver import ModemDown, ModemSettings, port_exists
+    from tools.cli import UsageError
+
+    if not port_exists(args.port):
+        raise UsageError(
+            f"no such port {args.port!r} (is the modem plugged in? see /dev/serial/by-id/)"
+        )
+    if not 1200 <= args.baud <= 4_000_000:
+        raise UsageError(f"--baud {args.baud} is not a serial speed")
+    if not 0.1 <= args.timeout <= 300:
+        raise UsageError("--timeout must be 0.1..300 seconds")
+    settings = ModemSettings(
+        args.port, args.baud, args.dialect, boot_wait_s=0.0, command_timeout_s=args.timeout
+    )
+    try:
+        snapshot = asyncio.run(_info(settings))
+    except ModemDown as exc:
+        if args.json:
+            print(json.dumps({"error": str(exc)}))
+        _console().print(f"[red]modem on {args.port} is not answering:[/] {exc}")
+        return 1
+    if args.json:
+        print(json.dumps(snapshot))
+    else:
+        _show(snapshot)
+    return 0
+
+
+async def _info(settings: Any) -> dict[str, Any]:
+    from agent.modem.driver import ModemDriver
+
+    driver = ModemDriver(settings)
+    try:
+        return await driver.poll()
+    finally:
+        await driver.aclose()
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(file=sys.stderr)
+
+
+def _show(snapshot: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    def text(value: Any) -> str:
+        return "—" if value is None else str(value)
+
+    head = Table(show_header=False, box=None)
+    maker, model = text(snapshot["manufacturer"]), text(snapshot["model"])
+    head.add_row("modem", f"{maker} {model} ({text(snapshot['revision'])})")
+    head.add_row("dialect", text(snapshot["dialect"]))
+    head.add_row("SIM", text(snapshot["sim"]["status"]))
+    reg = snapshot["registration"]
+    head.add_row("registration", f"{text(reg['state'])} on {text(reg['tech'])}")
+    op = snapshot["operator"]
+    head.add_row("operator", f"{text(op['name'])} ({text(op['mcc'])}-{text(op['mnc'])})")
+    head.add_row("temperature", f"{text(snapshot['temperature_c'])} °C")
+    cells = Table(title="cells")
+    columns = (
+        "tech",
+        "band",
+        "arfcn",
+        "pci",
+        "cell_id",
+        "tac",
+        "rsrp_dbm",
+        "rsrq_db",
+        "sinr_db",
+        "rssi_dbm",
+    )
+    for column in ("", *columns):
+        cells.add_column(column)
+    cells.add_row("serving", *(text(snapshot["serving_cell"][c]) for c in columns))
+    if snapshot["nr"] is not None:
+        cells.add_row("NR leg", *(text(snapshot["nr"][c]) for c in columns))
+    console = _console()
+    console.print(head)
+    console.print(cells)

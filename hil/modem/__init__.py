@@ -1,0 +1,1 @@
+"""Emulated cellular modems on PTYs, driven by scenario data files."""
