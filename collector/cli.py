@@ -53,6 +53,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--since", help="records measured at or after T (ISO 8601 or ms)")
     export.add_argument("--until", help="records measured before T (ISO 8601 or ms)")
 
+    from collector import broker_config
+
+    broker_config.add_parser(sub)
+
 
 def _db_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -69,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
         return _keys_add(args) if args.keys_action == "add" else _keys_list(args)
     if args.action == "quarantine":
         return _quarantine(args)
+    if args.action == "broker-config":
+        from collector import broker_config
+
+        return broker_config.run(args)
     return _export(args)
 
 

@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "firmware": ("tools.firmware", "build the MicroPython firmware bundle"),
     "flash": ("tools.flash", "flash MicroPython and the bundle onto an ESP32 board"),
     "hil": ("hil.cli", "start a hardware emulator (modem | ont | link)"),
+    "certs": ("tools.certs", "device CA: broker, collector and probe certificates for mutual TLS"),
+    "command": ("tools.command", "sign and publish a command to a probe, as the controller"),
 }
 
 
@@ -75,4 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m tools.cli`: run the module as imported, whose UsageError the commands raise.
+    from tools.cli import main as imported_main
+
+    sys.exit(imported_main())
