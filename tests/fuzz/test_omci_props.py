@@ -1,0 +1,127 @@
+"""Hostile input for the OMCI code: arbitrary bytes into the frame decoder, the client and the
+emulator never crash them; well-formed frames with arbitrary contents neither."""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent.ont import frames, messages, procedures
+from agent.ont.entities import ENTITIES, decode_attributes
+from agent.ont.frames import FrameError, Message
+from agent.ont.session import Runner
+from hil.ont.emulator import Emulator
+
+IK = frames.integrity_key()
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def sealed_baseline(first_44: bytes) -> bytes:
+    """48 bytes with a correct trailer, so the decoder's checks pass and the contents reach the
+    parsers behind it."""
+    body = first_44[:3] + b"\x0a" + first_44[4:40] + b"\x00\x00\x00\x28"
+    return body + struct.pack("!I", frames.crc32_aal5(body))
+
+
+@FAST
+@given(st.binary(max_size=2100), st.booleans(), st.booleans())
+def test_decoder_raises_only_frame_error(data: bytes, upstream: bool, padded: bool) -> None:
+    try:
+        msg = frames.decode(data, ik=IK, upstream=upstream, padded=padded)
+    except FrameError as exc:
+        assert str(exc)  # says what was wrong
+    else:
+        assert msg.extended == (data[3] == frames.EXTENDED)
+
+
+@FAST
+@given(st.binary(min_size=44, max_size=44))
+def test_sealed_frames_decode_and_their_contents_parse_or_fail_cleanly(first_44: bytes) -> None:
+    msg = frames.decode(sealed_baseline(first_44))
+    assert len(msg.contents) == 32
+    for parse in (
+        messages.parse_get_response,
+        messages.parse_count,
+        messages.parse_upload_next,
+        messages.parse_alarms_next,
+        messages.parse_alarm,
+        messages.parse_avc,
+        messages.parse_test_result,
+    ):
+        with contextlib.suppress(FrameError):  # refusing is fine, crashing is not
+            parse(msg)
+
+
+@FAST
+@given(st.sampled_from([*ENTITIES, 0, 65300]), st.integers(0, 0xFFFF), st.binary(max_size=64))
+def test_attribute_decoder_never_fails(class_id: int, mask: int, data: bytes) -> None:
+    values = decode_attributes(class_id, mask, data)
+    assert isinstance(values, dict)
+
+
+# What the ONT side of the wire does at each step: junk, a sealed frame, a well-formed answer
+# to the outstanding request with arbitrary contents, the emulator's true answer (which takes the
+# poll deeper), or nothing until the timeout.
+step = st.one_of(
+    st.tuples(st.just("junk"), st.binary(max_size=120)),
+    st.tuples(st.just("sealed"), st.binary(min_size=44, max_size=44)),
+    st.tuples(st.just("answer"), st.binary(max_size=32)),
+    st.tuples(st.just("test-result"), st.binary(max_size=32)),
+    st.tuples(st.just("true"), st.just(b"")),
+    st.tuples(st.just("wait"), st.just(b"")),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(step, max_size=120))
+def test_client_never_crashes_on_what_the_ont_sends(steps: list[tuple[str, bytes]]) -> None:
+    emulator = Emulator()
+    runner = Runner(procedures.poll(), timeout_s=1.0, retries=1, ik=IK)
+    now = 0.0
+    wire = runner.start(now)[0]
+    for kind, data in steps:
+        if runner.done:
+            break
+        last = frames.decode(wire, upstream=False)
+        now += 0.01
+        if kind == "junk":
+            out = runner.receive(data, now)
+        elif kind == "sealed":
+            out = runner.receive(sealed_baseline(data), now)
+        elif kind == "answer":
+            out = runner.receive(frames.encode(frames.response(last, data)), now)
+        elif kind == "test-result":
+            note = Message(last.tci, frames.MT.TEST_RESULT, False, False,
+                           last.me_class, last.me_instance, data)  # fmt: skip
+            out = runner.receive(frames.encode(note), now)
+        elif kind == "true":
+            out = []
+            for _, answer in emulator.receive(wire):
+                out += runner.receive(answer, now)
+        else:
+            now += 1.0
+            out = runner.poll(now)
+        assert len(out) <= 1  # never more than one request in flight
+        wire = out[0] if out else wire
+    assert runner.done or runner.deadline is not None
+    if runner.done:
+        assert (runner.error is None) != (runner.result is None)
+
+
+@FAST
+@given(st.binary(max_size=120))
+def test_emulator_never_crashes_on_junk(data: bytes) -> None:
+    assert isinstance(Emulator().receive(data), list)
+
+
+@FAST
+@given(st.integers(0, 31), st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.binary(max_size=32))
+def test_emulator_answers_any_well_formed_request(
+    mt: int, me_class: int, me_instance: int, contents: bytes
+) -> None:
+    req = Message(1, mt, True, False, me_class, me_instance, contents)
+    for _, answer in Emulator().receive(frames.encode(req)):
+        assert frames.decode(answer, ik=IK).tci in (0, 1)
