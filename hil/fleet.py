@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Self
 
 
 def write_agent_config(
@@ -41,18 +42,18 @@ def qiyas(*args: str) -> list[str]:
     return [sys.executable, "-m", "tools.cli", *args]
 
 
-class AgentProcess:
-    """`qiyas agent run -c CONFIG` in its own process group; its log goes to `log`."""
+class QiyasProcess:
+    """`qiyas ARGV` in its own process group; its log goes to `log`."""
 
-    def __init__(self, config: Path, log: Path) -> None:
-        self.config = config
+    def __init__(self, argv: list[str], log: Path) -> None:
+        self.argv = argv
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> AgentProcess:
+    def start(self) -> Self:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                qiyas("agent", "run", "-c", str(self.config)),
+                qiyas(*self.argv),
                 stdout=out,
                 stderr=out,
                 start_new_session=True,
@@ -60,7 +61,8 @@ class AgentProcess:
         return self
 
     def stop(self, timeout: float = 20.0) -> int:
-        """SIGTERM: the agent drains briefly, says goodbye and exits."""
+        """SIGTERM: an agent drains briefly, says goodbye and exits; a collector stores what it
+        received and exits."""
         if self.proc is None:
             return 0
         self.proc.send_signal(signal.SIGTERM)
@@ -78,3 +80,11 @@ class AgentProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
             self.proc = None
+
+
+class AgentProcess(QiyasProcess):
+    """`qiyas agent run -c CONFIG`."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        super().__init__(["agent", "run", "-c", str(config)], log)
+        self.config = config
