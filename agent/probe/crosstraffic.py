@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-PROC_NET_DEV = "/proc/net/dev"  # per network namespace, like the interfaces it lists
+PROC_NET_DEV = "/proc/thread-self/net/dev"  # the calling thread's network namespace
 MAX_BYTES = 256 * 1024
 
 

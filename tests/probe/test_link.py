@@ -1,0 +1,72 @@
+"""The probe on a real shaped link: two namespaces, veth, tbf at 20 Mbit/s each way with a
+50 ms queue. The figures are checked against the shaper (ground truth) and the packets against
+tshark's TWAMP-Test dissector."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from hil.link import ShapedLink
+from hil.link.serve import probe
+
+pytestmark = pytest.mark.netns
+
+RATE = 20.0
+
+
+def test_probe_all_matches_the_shaper(link20: ShapedLink, server20: int) -> None:
+    proc = probe(link20, server20, "all", "--duration", "3")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    cap = out["capacity"]
+    # Ground truth: the tbf rate. TCP/IP/Ethernet headers take 4.4 % of it at MTU 1500.
+    assert cap["down_mbps"] == pytest.approx(RATE, rel=0.05)
+    assert cap["up_mbps"] == pytest.approx(RATE, rel=0.05)
+    assert (cap["streams"], cap["duration_s"]) == (4, 3.0)
+    idle = out["latency"]
+    assert idle["loss"] == 0.0
+    assert 0 < idle["rtt_ms"]["min"] <= idle["rtt_ms"]["median"] <= idle["rtt_ms"]["p95"] < 5
+    # Four TCP streams fill the 50 ms tbf queue: the household feels it.
+    for direction in ("down", "up"):
+        loaded = out["loaded_latency"][direction]["rtt_ms_median"]
+        assert loaded > idle["rtt_ms"]["median"] + 10, (direction, loaded)
+        assert loaded < 200
+
+
+def test_tshark_decodes_our_stamp_as_twamp_test(
+    link20: ShapedLink, server20: int, tmp_path: pytest.TempPathFactory
+) -> None:
+    pcap = f"{tmp_path}/stamp.pcapng"
+    tshark = link20.popen(
+        "a",
+        ["tshark", "-i", link20.iface, "-f", f"udp port {server20}", "-c", "10", "-w", pcap],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert tshark.stderr is not None
+    while "Capturing on" not in (line := tshark.stderr.readline().decode()):
+        assert line, "tshark did not start capturing"
+    assert probe(link20, server20, "latency", "--count", "5").returncode == 0
+    tshark.wait(20)
+    fields = ["udp.srcport", "twamp.test.seq_number", "twamp.test.sender_seq_number",
+              "twamp.test.sender_ttl", "twamp.test.error_estimate.multiplier", "_ws.malformed",
+              "_ws.expert.severity"]  # fmt: skip
+    decoded = subprocess.run(
+        ["tshark", "-r", pcap, "-d", f"udp.port=={server20},twamp.test", "-T", "fields",
+         *(x for f in fields for x in ("-e", f))],  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [line.split("\t") for line in decoded.stdout.splitlines()]
+    assert len(rows) == 10
+    sent = [r for r in rows if r[0] != str(server20)]
+    reflected = [r for r in rows if r[0] == str(server20)]
+    assert [r[1] for r in sent] == ["0", "1", "2", "3", "4"]
+    assert [r[2] for r in reflected] == ["0", "1", "2", "3", "4"]
+    assert {r[3] for r in reflected} == {"64"}  # the TTL the test packets arrived with
+    assert all(r[4] not in ("", "0") for r in rows)  # multiplier 0 is forbidden
+    assert all(r[5] == "" and r[6] == "" for r in rows), decoded.stdout
