@@ -54,9 +54,9 @@ def test_tshark_decodes_our_stamp_as_twamp_test(
     fields = ["udp.srcport", "twamp.test.seq_number", "twamp.test.sender_seq_number",
               "twamp.test.sender_ttl", "twamp.test.error_estimate.multiplier", "_ws.malformed",
               "_ws.expert.severity"]  # fmt: skip
+    argv = ["tshark", "-r", pcap, "-d", f"udp.port=={server20},twamp.test", "-T", "fields"]
     decoded = subprocess.run(
-        ["tshark", "-r", pcap, "-d", f"udp.port=={server20},twamp.test", "-T", "fields",
-         *(x for f in fields for x in ("-e", f))],  # fmt: skip
+        argv + [x for f in fields for x in ("-e", f)],
         capture_output=True,
         text=True,
         check=True,
