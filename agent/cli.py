@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -28,10 +29,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def setup_logging(level: str) -> None:
-    # One readable line per event, for a technician reading journalctl or the console.
+    # One readable line per event, for a technician reading journalctl or the console; the
+    # journal stamps each line itself (JOURNAL_STREAM is set when stderr goes there).
+    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
     logging.basicConfig(
         level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        format=stamp + "%(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
 
@@ -65,8 +68,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run_until_signal(agent: Agent) -> None:
+    from agent import sdnotify
+
     stop = asyncio.Event()
+
+    def stopping() -> None:
+        sdnotify.notify("STOPPING=1")
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopping)
+    watchdog = asyncio.create_task(sdnotify.keep_alive(stop))
+    sdnotify.notify("READY=1")
     await agent.run(stop)
+    await watchdog

@@ -11,8 +11,9 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent import boards, clock, commands, keys
 from agent.config import AgentConfig
@@ -20,6 +21,9 @@ from agent.core import cose, record
 from agent.outbox import Outbox, OutboxFull
 from agent.sources import LinkState, Measurement, Source, load_factory
 from agent.uplink import Uplink
+
+if TYPE_CHECKING:
+    from agent.statuspage import StatusPage
 
 log = logging.getLogger("qiyas.agent")
 
@@ -55,6 +59,15 @@ class Agent:
             name: load_factory(name)(config, self.board) for name in names
         }
         self.lost = 0  # records the disk refused
+        # The household's pause (wall clock, kept in the outbox so a restart does not end it).
+        self.paused_until = float(self.outbox.meta("paused_until"))
+        # Called with (kind, values, time_ms) for each committed record: the status page's history.
+        self.observers: list[Callable[[str, dict[str, Any], int], None]] = []
+        self.statuspage: StatusPage | None = None
+        if "statuspage" in config.data:
+            from agent.statuspage import StatusPage
+
+            self.statuspage = StatusPage(self, str(config.section("statuspage").get("listen")))
 
     def commit(self, kind: str, values: dict[str, Any]) -> int | None:
         """Sign and store one record; returns its seq, or None if the disk refused it."""
@@ -87,6 +100,8 @@ class Agent:
             log.error("a %s measurement did not fit the record schema: %s", kind, exc)
             return None
         self.uplink.wake()
+        for observe in self.observers:
+            observe(kind, values, time_ms)
         dropped = self.outbox.take_dropped()
         if dropped:
             log.warning("outbox full: dropped the %d oldest records", dropped)
@@ -113,12 +128,27 @@ class Agent:
             await asyncio.wait_for(stop.wait(), first)
         while not stop.is_set():
             started = time.monotonic()
-            await self.measure(name)
+            if not self.paused():
+                await self.measure(name)
             # A signed `schedule` command may have changed the interval since.
             interval = self.config.schedule.get(name, interval)
             wait = max(0.0, interval - (time.monotonic() - started))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
+
+    def paused(self) -> bool:
+        return time.time() < self.paused_until
+
+    def pause(self, seconds: float) -> None:
+        """Skip scheduled measurements for `seconds`; a record says the gap is the household's."""
+        self.paused_until = time.time() + seconds
+        self.outbox.set_meta("paused_until", int(self.paused_until))
+        self.commit("status", {"event": "paused", "detail": f"by the household, {seconds:.0f} s"})
+
+    def resume(self) -> None:
+        self.paused_until = 0.0
+        self.outbox.set_meta("paused_until", 0)
+        self.commit("status", {"event": "resumed", "detail": "by the household"})
 
     def _birth(self) -> None:
         self.commit("status", {"event": "birth", "detail": f"epoch {self.outbox.epoch}"})
@@ -131,6 +161,8 @@ class Agent:
             tg.create_task(self.uplink.run(uplink_stop))
             for name, interval in self.config.schedule.items():
                 tg.create_task(self._schedule(name, interval, stop))
+            if self.statuspage is not None:
+                tg.create_task(self.statuspage.serve(stop))
             await stop.wait()
             await self.drain(DRAIN_ON_STOP_S)
             uplink_stop.set()
