@@ -149,6 +149,8 @@ def band(tech, text):
         return None
     assert text is not None
     upper = text.strip().upper()
+    if upper[:1] == "-":
+        return None  # a negative band number is a placeholder (-1, -32768), not band 1
     digits = ""
     for ch in reversed(upper):
         if ch.isdigit():
