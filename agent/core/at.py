@@ -27,6 +27,13 @@ _URC_WORDS = ("RDY", "RING", "SMS DONE", "PB DONE", "POWERED DOWN", "NORMAL POWE
 _URC_MARKS = "+^!#%$*"
 
 
+def ascii_digits(text):
+    # type: (str) -> bool
+    """Whether text is 0-9 only; str.isdigit() also accepts other scripts' digits, which int()
+    may then refuse."""
+    return bool(text) and all("0" <= ch <= "9" for ch in text)
+
+
 class ATError(Exception):
     """A misuse of the session (a second command while one is in flight, a bad command text)."""
 
@@ -42,7 +49,7 @@ class Response:
         for prefix in _FINAL_PREFIXES:
             if final.startswith(prefix):
                 text = final[len(prefix) :].strip()
-                if text.isdigit() and len(text) < 6:
+                if ascii_digits(text) and len(text) < 6:
                     self.error_code = int(text)
 
     def __repr__(self):

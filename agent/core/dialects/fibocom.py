@@ -61,7 +61,7 @@ def parse_ccinfo(snapshot, lines):
     lte = None
     nr = None
     for line in lines:
-        if not line[:1].isdigit():
+        if not "0" <= line[:1] <= "9":
             continue  # "+GTCCINFO:" and "... service cell:" headers
         f = params(line)
         if at(f, 0) != "1":

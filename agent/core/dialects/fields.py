@@ -4,6 +4,8 @@ Modems mark a value they do not have in many ways ("-", "--", "", "NA", 255, -32
 every helper here returns None for those, so "unknown" never turns into 0.
 """
 
+from agent.core.at import ascii_digits
+
 MAX_FIELDS = 64
 _PLACEHOLDERS = ("", "-", "--", "NA", "N/A", "UNKNOWN", "FFFFFFFF", "FFFF", "FFFFFFFFF")
 _SENTINELS = (-32768, 32767, -2147483648, 2147483647, 65535)
@@ -72,7 +74,7 @@ def integer(text, lo=None, hi=None):
     assert text is not None
     text = text.strip()
     digits = text[1:] if text[:1] in "+-" else text
-    if not digits.isdigit() or len(digits) > 12:
+    if not ascii_digits(digits) or len(digits) > 12:
         return None
     value = int(text)
     if value in _SENTINELS:
@@ -95,7 +97,7 @@ def number(text, lo=None, hi=None):
         return integer(text, lo, hi)  # type: ignore[arg-type]
     if len(body) > 12 or not (whole or frac):
         return None
-    if (whole and not whole.isdigit()) or (frac and not frac.isdigit()):
+    if (whole and not ascii_digits(whole)) or (frac and not ascii_digits(frac)):
         return None
     value = float(text)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
@@ -153,7 +155,7 @@ def band(tech, text):
         return None  # a negative band number is a placeholder (-1, -32768), not band 1
     digits = ""
     for ch in reversed(upper):
-        if ch.isdigit():
+        if "0" <= ch <= "9":
             digits = ch + digits
         elif digits:
             break
@@ -173,7 +175,7 @@ def plmn(text):
     assert text is not None
     digits = ""
     for ch in text.strip():
-        if ch.isdigit():
+        if "0" <= ch <= "9":
             digits += ch
         elif ch not in " -":
             return None, None
@@ -189,7 +191,7 @@ def mcc_mnc(mcc, mnc):
         return None, None
     assert mcc is not None and mnc is not None
     mcc, mnc = mcc.strip(), mnc.strip()
-    if not (mcc.isdigit() and len(mcc) == 3 and mnc.isdigit() and 1 <= len(mnc) <= 3):
+    if not (ascii_digits(mcc) and len(mcc) == 3 and ascii_digits(mnc) and len(mnc) <= 3):
         return None, None
     if len(mnc) == 1:
         mnc = "0" + mnc  # printed as a number: "1" is MNC 01
