@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.probe import bulk, control
-from agent.probe.endpoint import Endpoint
+from agent.probe.endpoint import Endpoint, reason
 from agent.probe.latency import resolve
 
 TICK_S = 0.1
@@ -115,7 +115,7 @@ async def _open_stream(
         raise CapacityError(f"no answer within {CONNECT_TIMEOUT_S:g} s") from None
     except OSError as exc:
         sock.close()
-        raise CapacityError(f"cannot connect over TCP: {exc.strerror or exc}") from None
+        raise CapacityError(f"cannot connect over TCP: {reason(exc)}") from None
     except (EOFError, control.ControlError) as exc:
         sock.close()
         raise CapacityError(f"not a capacity endpoint: {exc}") from None

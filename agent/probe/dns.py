@@ -8,7 +8,7 @@ import socket
 import time
 from typing import Any
 
-from agent.probe.endpoint import Endpoint
+from agent.probe.endpoint import Endpoint, reason
 
 TIMEOUT_S = 5.0
 
@@ -20,20 +20,12 @@ async def _resolve(host: str, port: int | None) -> tuple[float, list[Any]]:
     return (time.perf_counter() - t0) * 1000, infos
 
 
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"no answer within {TIMEOUT_S:g} s"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
-
-
 async def resolve_time(name: str) -> dict[str, Any]:
     """{target, resolve_ms, addresses} or {target, error}."""
     try:
         ms, infos = await _resolve(name, None)
     except (OSError, TimeoutError, UnicodeError) as exc:
-        return {"target": name, "error": _why(exc)}
+        return {"target": name, "error": reason(exc)}
     return {
         "target": name,
         "resolve_ms": round(ms, 3),
@@ -55,5 +47,5 @@ async def connect_time(target: Endpoint) -> dict[str, Any]:
             await asyncio.wait_for(loop.sock_connect(sock, addr), TIMEOUT_S)
             out["connect_ms"] = round((time.perf_counter() - t0) * 1000, 3)
     except (OSError, TimeoutError, UnicodeError) as exc:
-        out["error"] = _why(exc)
+        out["error"] = reason(exc)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 DEFAULT_PORT = 8620  # STAMP on UDP and the capacity endpoint on TCP; 862 is TWAMP's, privileged
@@ -39,3 +40,15 @@ def parse_endpoint(text: str, default_port: int = DEFAULT_PORT, any_port: bool =
     if not port_text.isdigit() or not lowest <= int(port_text) <= 65535:
         raise ValueError(f"{text!r}: port must be {lowest}..65535")
     return Endpoint(host, int(port_text))
+
+
+def reason(exc: BaseException) -> str:
+    """A technician's reason for a failed resolve/connect: 'Connection refused', not asyncio's
+    "Connect call failed ('198.18.0.2', 1)"."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from agent.core import stamp
-from agent.probe.endpoint import Endpoint
+from agent.probe.endpoint import Endpoint, reason
 
 SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("@qq")
@@ -33,7 +33,7 @@ async def resolve(server: Endpoint, kind: socket.SocketKind) -> tuple[Any, ...]:
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(server.host, server.port, type=kind), 10)
     except (OSError, TimeoutError) as exc:
-        raise LatencyError(f"cannot resolve {server.host}: {exc}") from None
+        raise LatencyError(f"cannot resolve {server.host}: {reason(exc)}") from None
     return infos[0]
 
 
@@ -93,7 +93,7 @@ async def measure_latency(
         try:
             sock.connect(addr)  # connected: replies from anyone else never reach us
         except OSError as exc:
-            raise LatencyError(f"cannot reach {server}: {exc.strerror}") from None
+            raise LatencyError(f"cannot reach {server}: {reason(exc)}") from None
         receiver = _Receiver(sock, sender, done)
         loop.add_reader(sock.fileno(), receiver.on_readable)
         try:
