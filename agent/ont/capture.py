@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 from scapy.layers.l2 import Ether
-from scapy.packet import Raw
-from scapy.utils import PcapWriter
+from scapy.utils import PcapWriter, mac2str
 
-from agent.ont.transport import OMCI_ETHERTYPE, Transport
+import agent.ont.layers  # noqa: F401  (binds the OMCI layers to ethertype 0x88B5)
+from agent.ont.transport import Transport, ethernet_frame
 
 OLT_MAC = "02:51:49:00:00:01"  # 02: locally administered; 51:49 = "QI"
 ONT_MAC = "02:51:49:00:00:02"
@@ -29,7 +29,9 @@ class PcapCapture:
 
     def write(self, omci: bytes, *, upstream: bool) -> None:
         src, dst = (ONT_MAC, OLT_MAC) if upstream else (OLT_MAC, ONT_MAC)
-        frame = Ether(src=src, dst=dst, type=OMCI_ETHERTYPE) / Raw(omci)
+        # Dissected through the OMCI layers bound to 0x88B5; what does not dissect stays Raw,
+        # and either way the bytes are written as they travelled.
+        frame = Ether(ethernet_frame(mac2str(dst), mac2str(src), omci))
         frame.time = time.time()
         self._writer.write(frame)
 

@@ -1,4 +1,4 @@
-"""OMCI messages (G.988 clause 11.2) as scapy packets, with their trailers checked on the way in.
+"""OMCI messages (G.988 clause 11.2) on the wire: encode, and decode with the trailer checked.
 
 Baseline message (device identifier 0x0A), always 48 bytes:
   TCI(2) | DB,AR,AK,MT(1) | 0x0A | ME class(2) | ME instance(2) | contents(32) |
@@ -7,28 +7,21 @@ Extended message (device identifier 0x0B):
   TCI(2) | DB,AR,AK,MT(1) | 0x0B | ME class(2) | ME instance(2) | length(2) | contents | MIC(4)
 The MIC is AES-CMAC-32 (G.987.3 clause 14) keyed with OMCI_IK over a direction byte (0x01 OLT→ONU,
 0x02 ONU→OLT) and the message without its MIC.
+
+The same layout is declared as scapy packets in layers.py, which pcap capture and analysis use.
+This codec does not import scapy: importing any of scapy loads its MAC-vendor and services tables
+(about 39 MiB of resident memory, see tests/bench/bench_ont.py), too much for the agent's
+every-five-minutes poll on a household device. Tests check that both read frames alike.
 """
 
 from __future__ import annotations
 
 import struct
 from enum import IntEnum
-from typing import Any, ClassVar, NamedTuple
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 from cryptography.hazmat.primitives.cmac import CMAC
-from scapy.fields import (
-    BitEnumField,
-    BitField,
-    FieldLenField,
-    ShortField,
-    StrFixedLenField,
-    StrLenField,
-    XByteField,
-    XIntField,
-    XShortField,
-)
-from scapy.packet import Packet
 
 BASELINE = 0x0A
 EXTENDED = 0x0B
@@ -102,56 +95,6 @@ class Message(NamedTuple):
         return not self.ar and not self.ak
 
 
-_MT_NAMES = {m.value: m.name.lower().replace("_", " ") for m in MT}
-
-
-def _header_fields(device_id: int) -> list[Any]:
-    return [
-        XShortField("tci", 0),
-        BitField("db", 0, 1),
-        BitField("ar", 0, 1),
-        BitField("ak", 0, 1),
-        BitEnumField("mt", 0, 5, _MT_NAMES),
-        XByteField("device_id", device_id),
-        ShortField("me_class", 0),
-        ShortField("me_instance", 0),
-    ]
-
-
-class OmciBaseline(Packet):
-    name = "OMCI baseline"
-    fields_desc: ClassVar[list[Any]] = [
-        *_header_fields(BASELINE),
-        StrFixedLenField("contents", b"", BASELINE_CONTENTS),
-        XByteField("cpcs_uu", 0),
-        XByteField("cpi", 0),
-        ShortField("sdu_length", 40),
-        XIntField("crc", None),
-    ]
-
-    def post_build(self, pkt: bytes, pay: bytes) -> bytes:
-        if self.crc is None:
-            pkt = pkt[:-4] + struct.pack("!I", crc32_aal5(pkt[:-4]))
-        return pkt + pay
-
-    @classmethod
-    def dispatch_hook(cls, _pkt: bytes | None = None, *args: Any, **kargs: Any) -> type[Packet]:
-        # Both formats share ethertype 0x88B5; the device identifier tells them apart.
-        if _pkt is not None and len(_pkt) > 3 and _pkt[3] == EXTENDED:
-            return OmciExtended
-        return OmciBaseline
-
-
-class OmciExtended(Packet):
-    name = "OMCI extended"
-    fields_desc: ClassVar[list[Any]] = [
-        *_header_fields(EXTENDED),
-        FieldLenField("length", None, length_of="contents", fmt="!H"),
-        StrLenField("contents", b"", length_from=lambda p: p.length),
-        XIntField("mic", 0),
-    ]
-
-
 def _crc_table() -> list[int]:
     table = []
     for byte in range(256):
@@ -196,27 +139,30 @@ def mic(ik: bytes, upstream: bool, message: bytes) -> int:
     return value
 
 
+_HEADER = struct.Struct("!HBBHH")
+
+
+def _header(msg: Message, device: int) -> bytes:
+    mt_byte = (0x40 if msg.ar else 0) | (0x20 if msg.ak else 0) | (msg.mt & 0x1F)
+    return _HEADER.pack(msg.tci, mt_byte, device, msg.me_class, msg.me_instance)
+
+
 def encode(msg: Message, *, ik: bytes | None = None, upstream: bool = False) -> bytes:
     """Bytes of one message; an extended message needs the integrity key for its MIC."""
-    fields: dict[str, Any] = {
-        "tci": msg.tci,
-        "ar": int(msg.ar),
-        "ak": int(msg.ak),
-        "mt": msg.mt,
-        "me_class": msg.me_class,
-        "me_instance": msg.me_instance,
-        "contents": msg.contents,
-    }
     if not msg.extended:
         if len(msg.contents) > BASELINE_CONTENTS:
             raise ValueError(f"baseline contents are at most 32 bytes, not {len(msg.contents)}")
-        return bytes(OmciBaseline(**fields))
+        raw = _header(msg, BASELINE) + msg.contents.ljust(BASELINE_CONTENTS, b"\x00") + _TRAILER
+        return raw + struct.pack("!I", crc32_aal5(raw))
     if len(msg.contents) > EXTENDED_MAX_CONTENTS:
         raise ValueError(f"extended contents are at most {EXTENDED_MAX_CONTENTS} bytes")
     if ik is None:
         raise ValueError("an extended message needs the OMCI integrity key")
-    raw = bytes(OmciExtended(**fields))[:-MIC_SIZE]
+    raw = _header(msg, EXTENDED) + struct.pack("!H", len(msg.contents)) + msg.contents
     return raw + struct.pack("!I", mic(ik, upstream, raw))
+
+
+_TRAILER = bytes([0, 0, 0, 40])  # CPCS-UU 0, CPI 0, SDU length 40
 
 
 def decode(
@@ -230,15 +176,15 @@ def decode(
     if device == BASELINE:
         if len(data) != BASELINE_SIZE:
             raise FrameError(f"baseline message is {len(data)} bytes, expected 48")
-        pkt: OmciBaseline | OmciExtended = OmciBaseline(data)
-        if (pkt.cpcs_uu, pkt.cpi, pkt.sdu_length) != (0, 0, 40):
+        if data[40:44] != _TRAILER:
             raise FrameError(
                 "baseline trailer is not CPCS-UU 0, CPI 0, length 40: "
-                f"{pkt.cpcs_uu}, {pkt.cpi}, {pkt.sdu_length}"
+                f"{data[40]}, {data[41]}, {int.from_bytes(data[42:44], 'big')}"
             )
-        expected = crc32_aal5(data[:-4])
-        if pkt.crc != expected:
-            raise FrameError(f"baseline CRC is {pkt.crc:#010x}, computed {expected:#010x}")
+        crc, expected = int.from_bytes(data[44:48], "big"), crc32_aal5(data[:44])
+        if crc != expected:
+            raise FrameError(f"baseline CRC is {crc:#010x}, computed {expected:#010x}")
+        contents = data[8:40]
     elif device == EXTENDED:
         if len(data) < EXTENDED_HEADER + MIC_SIZE:
             raise FrameError(f"extended message truncated: {len(data)} bytes")
@@ -255,20 +201,22 @@ def decode(
             data = data[:size]
         if ik is None:
             raise FrameError("extended message received but no OMCI integrity key is set")
-        pkt = OmciExtended(data)
-        expected = mic(ik, upstream, data[:-MIC_SIZE])
-        if pkt.mic != expected:
-            raise FrameError(f"extended MIC is {pkt.mic:#010x}, computed {expected:#010x}")
+        got, expected = int.from_bytes(data[-MIC_SIZE:], "big"), mic(ik, upstream, data[:-MIC_SIZE])
+        if got != expected:
+            raise FrameError(f"extended MIC is {got:#010x}, computed {expected:#010x}")
+        contents = data[EXTENDED_HEADER:-MIC_SIZE]
     else:
         raise FrameError(f"device identifier {device:#04x} is neither 0x0a nor 0x0b")
+    tci, mt_byte, _, me_class, me_instance = _HEADER.unpack_from(data)
+    # The top bit (DB) is reserved; like AR and AK it is not part of the message type number.
     return Message(
-        tci=pkt.tci,
-        mt=pkt.mt,
-        ar=bool(pkt.ar),
-        ak=bool(pkt.ak),
-        me_class=pkt.me_class,
-        me_instance=pkt.me_instance,
-        contents=bytes(pkt.contents),
+        tci=tci,
+        mt=mt_byte & 0x1F,
+        ar=bool(mt_byte & 0x40),
+        ak=bool(mt_byte & 0x20),
+        me_class=me_class,
+        me_instance=me_instance,
+        contents=bytes(contents),
         extended=device == EXTENDED,
     )
 

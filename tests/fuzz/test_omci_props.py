@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from agent.ont import frames, messages, procedures
 from agent.ont.entities import ENTITIES, decode_attributes
 from agent.ont.frames import FrameError, Message
+from agent.ont.layers import OmciBaseline
 from agent.ont.session import Runner
 from hil.ont.emulator import Emulator
 
@@ -125,3 +126,28 @@ def test_emulator_answers_any_well_formed_request(
     req = Message(1, mt, True, False, me_class, me_instance, contents)
     for _, answer in Emulator().receive(frames.encode(req)):
         assert frames.decode(answer, ik=IK).tci in (0, 1)
+
+
+@FAST
+@given(
+    st.integers(0, 0xFFFF),
+    st.integers(0, 31),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFF),
+    st.binary(max_size=32),
+)
+def test_codec_and_scapy_layers_agree(
+    tci: int, mt: int, ar: bool, ak: bool, me_class: int, me_instance: int, contents: bytes
+) -> None:
+    msg = Message(tci, mt, ar, ak, me_class, me_instance, contents)
+    wire = frames.encode(msg)
+    built = OmciBaseline(tci=tci, ar=int(ar), ak=int(ak), mt=mt, me_class=me_class,
+                         me_instance=me_instance, contents=contents)  # fmt: skip
+    assert bytes(built) == wire
+    pkt = OmciBaseline(wire)
+    decoded = frames.decode(wire)
+    assert (pkt.tci, pkt.mt, bool(pkt.ar), bool(pkt.ak), pkt.contents) == (
+        decoded.tci, decoded.mt, decoded.ar, decoded.ak, decoded.contents,
+    )  # fmt: skip

@@ -4,6 +4,7 @@ Each frame is written as its 40 header+contents bytes; the baseline trailer (CPC
 SDU length 0x0028, CRC-32) is appended by `baseline()` with a CRC computed by an independent
 reference: zlib's reflected CRC-32 applied to bit-reversed bytes equals the AAL5 (MSB-first) CRC.
 Message type byte = DB(0x80) | AR(0x40) | AK(0x20) | action number (G.988 Table 11.2.2-1).
+Both the agent's codec (frames) and the scapy layers (layers) must read and build them.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import zlib
 import pytest
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 from cryptography.hazmat.primitives.cmac import CMAC
+from scapy.layers.l2 import Ether
 
 from agent.ont import frames, messages
 from agent.ont.frames import MT, FrameError, Message
+from agent.ont.layers import OmciBaseline, OmciExtended
 
 
 def _rev8(b: int) -> int:
@@ -257,3 +260,27 @@ def test_bad_frames_are_rejected_with_the_reason(mutate: object, error: str) -> 
     wire = HAND_FRAMES[0][1]
     with pytest.raises(FrameError, match=error):
         frames.decode(mutate(wire))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("name,wire,msg", HAND_FRAMES, ids=[h[0] for h in HAND_FRAMES])
+def test_scapy_layers_read_and_build_the_hand_frames(name: str, wire: bytes, msg: Message) -> None:
+    pkt = OmciBaseline(wire)
+    assert (pkt.tci, pkt.ar, pkt.ak, pkt.mt, pkt.device_id) == (
+        msg.tci, int(msg.ar), int(msg.ak), msg.mt, 0x0A,
+    )  # fmt: skip
+    assert (pkt.me_class, pkt.me_instance) == (msg.me_class, msg.me_instance)
+    assert pkt.contents == msg.contents.ljust(32, b"\x00")
+    assert (pkt.sdu_length, pkt.crc) == (40, int.from_bytes(wire[-4:], "big"))
+    built = OmciBaseline(tci=msg.tci, ar=int(msg.ar), ak=int(msg.ak), mt=msg.mt,
+                         me_class=msg.me_class, me_instance=msg.me_instance,
+                         contents=msg.contents)  # fmt: skip
+    assert bytes(built) == wire  # the layer fills in the CRC
+
+
+def test_scapy_dispatches_extended_frames_over_ethernet() -> None:
+    ik = bytes(16)
+    wire = frames.encode(frames.request(9, MT.GET, 257, 0, b"\x80\x00", extended=True), ik=ik)
+    frame = Ether(bytes(Ether(dst="02:00:00:00:00:02", type=0x88B5)) + wire)
+    pkt = frame[OmciExtended]
+    assert (pkt.tci, pkt.mt, pkt.length, pkt.contents) == (9, MT.GET, 2, b"\x80\x00")
+    assert pkt.mic == int.from_bytes(wire[-4:], "big")
