@@ -30,6 +30,11 @@ class Identity:
     key: Path
 
 
+def tls_args(identity: Identity) -> list[str]:
+    """The --ca/--cert/--key options of `qiyas collector run` and `qiyas command send`."""
+    return ["--ca", str(identity.ca), "--cert", str(identity.cert), "--key", str(identity.key)]
+
+
 class PKI:
     """A CA with the broker's and collector's certificates; device certificates on demand."""
 

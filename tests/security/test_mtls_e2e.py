@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mtls import PKI, Identity, SecureBroker
+from mtls import PKI, Identity, SecureBroker, tls_args
 
 from agent.keys import load_or_create
 from collector.store import open_store
@@ -27,10 +27,6 @@ def cli(*argv: str) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     doc: dict[str, Any] = json.loads(done.stdout)
     return doc
-
-
-def tls_args(identity: Identity) -> list[str]:
-    return ["--ca", str(identity.ca), "--cert", str(identity.cert), "--key", str(identity.key)]
 
 
 def wait_for(probe: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -57,8 +53,13 @@ def write_config(home: Path, broker: SecureBroker, device: Identity, controller_
 
 
 @pytest.fixture
-def system(secure_broker: SecureBroker, pki: PKI, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    db = tmp_path / "collector.db"
+def system(
+    secure_broker: SecureBroker,
+    pki: PKI,
+    tls_collector: tuple[QiyasProcess, Path],
+    tmp_path: Path,
+) -> Iterator[dict[str, Any]]:
+    _, db = tls_collector
     controller = cli(
         "command", "keygen", "--signing-key", str(tmp_path / "controller.key"), "--json"
     )
@@ -67,17 +68,11 @@ def system(secure_broker: SecureBroker, pki: PKI, tmp_path: Path) -> Iterator[di
     probe_key = load_or_create(home / "state" / "probe.key")
     cli("collector", "keys", "add", "--db", str(db), "--probe", PROBE,
         "--public-key", probe_key.public_key.hex(), "--json")  # fmt: skip
-    collector = QiyasProcess(
-        ["collector", "run", "--broker", secure_broker.url, "--db", str(db),
-         "--client-id", "collector-tls", *tls_args(pki.collector)],
-        tmp_path / "collector.log",
-    ).start()  # fmt: skip
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     try:
         yield {"db": db, "controller_key": tmp_path / "controller.key"}
     finally:
         agent.stop()
-        collector.stop()
 
 
 def stored(db: Path) -> list[dict[str, Any]]:
