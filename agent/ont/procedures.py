@@ -11,6 +11,7 @@ from typing import Any
 from agent.ont import messages
 from agent.ont.entities import (
     ANI_G,
+    ANI_G_ALARMS,
     FEC_PM,
     ONU2_G,
     ONU_DATA,
@@ -30,9 +31,13 @@ Mib = dict[tuple[int, int], dict[str, Any]]
 
 
 def mib_upload() -> Procedure:
-    """Every (class, instance) the ONT has, with the attributes it uploads."""
+    """Every (class, instance) the ONT has, with the attributes it uploads.
+
+    Always in baseline messages: the extended MIB upload packs several entities per message in a
+    layout of its own, which we do not implement (baseline is what every ONT must answer).
+    """
     for _ in range(UPLOAD_ATTEMPTS):
-        reply = yield Request(MT.MIB_UPLOAD, ONU_DATA.class_id, 0)
+        reply = yield Request(MT.MIB_UPLOAD, ONU_DATA.class_id, 0, baseline=True)
         count = messages.parse_count(reply)
         if count > MAX_UPLOAD_COMMANDS:
             raise OmciError(
@@ -41,7 +46,7 @@ def mib_upload() -> Procedure:
         mib: Mib = {}
         for number in range(count):
             reply = yield Request(
-                MT.MIB_UPLOAD_NEXT, ONU_DATA.class_id, 0, messages.sequence(number)
+                MT.MIB_UPLOAD_NEXT, ONU_DATA.class_id, 0, messages.sequence(number), baseline=True
             )
             entry = messages.parse_upload_next(reply)
             if entry.me_class == 0:
@@ -71,6 +76,25 @@ def get(
         valid = r.mask & part & ~(r.optional_mask | r.execution_mask)
         values.update(decode_attributes(entity.class_id, valid, r.values))
     return values
+
+
+def all_alarms() -> Procedure:
+    """The alarms standing now: {(class, instance): [alarm numbers]} (Get all alarms + next)."""
+    reply = yield Request(MT.GET_ALL_ALARMS, ONU_DATA.class_id, 0, messages.get_all_alarms(),
+                          baseline=True)  # fmt: skip
+    count = messages.parse_count(reply)
+    if count > MAX_UPLOAD_COMMANDS:
+        raise OmciError(
+            f"Get all alarms announces {count} entries, more than {MAX_UPLOAD_COMMANDS}"
+        )
+    standing: dict[tuple[int, int], list[int]] = {}
+    for number in range(count):
+        reply = yield Request(MT.GET_ALL_ALARMS_NEXT, ONU_DATA.class_id, 0,
+                              messages.sequence(number), baseline=True)  # fmt: skip
+        entry = messages.parse_alarms_next(reply)
+        if entry.alarms:
+            standing.setdefault((entry.me_class, entry.me_instance), []).extend(entry.alarms)
+    return standing
 
 
 def optical_test(instance: int) -> Procedure:
@@ -143,6 +167,9 @@ def poll(*, extended: bool = False) -> Procedure:
             tx_low_threshold_dbm=ani.get("lower_transmit_power_threshold"),
             tx_high_threshold_dbm=ani.get("upper_transmit_power_threshold"),
         )
+    alarms = yield from all_alarms()
+    ani_alarms = sorted({n for (cls, _), numbers in alarms.items() if cls == ANI_G.class_id
+                         for n in numbers})  # fmt: skip
     fec = None
     fecs = _instances(mib, FEC_PM)
     if fecs:
@@ -156,6 +183,7 @@ def poll(*, extended: bool = False) -> Procedure:
         "software": software,
         "optical": optical,
         "fec": fec,
+        "alarms": [ANI_G_ALARMS.get(n, f"alarm_{n}") for n in ani_alarms],
         "mib_entities": len(mib),
     }
 

@@ -30,6 +30,7 @@ class Request(NamedTuple):
     me_instance: int
     contents: bytes = b""
     test: bool = False  # a Test: the result comes later, in a Test result message
+    baseline: bool = False  # always a baseline message, even in an extended session
 
 
 Procedure = Generator[Request, Message, Any]
@@ -170,7 +171,7 @@ class Runner:
         self._current = req
         self._outstanding = frames.request(
             self._next_tci(), req.mt, req.me_class, req.me_instance, req.contents,
-            extended=self.extended,
+            extended=self.extended and not req.baseline,
         )  # fmt: skip
         self._wire = frames.encode(self._outstanding, ik=self.ik, upstream=False)
         self._tries = 0

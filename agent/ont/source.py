@@ -74,14 +74,16 @@ class OpticalSource:
         if active:
             values["software_version"] = active[0]
         values["thresholds_crossed"] = procedures.thresholds_crossed(optical)
-        alarms = {
-            n
+        # standing at the poll (Get all alarms), or raised while it ran (alarm notifications)
+        raised = {
+            ANI_G_ALARMS.get(n, f"alarm_{n}")
             for e in runner.notifications
             if isinstance(e.detail, messages.Alarm) and e.detail.me_class == ANI_G.class_id
             for n in e.detail.alarms
         }
+        alarms = sorted(set(reading["alarms"]) | raised)
         if alarms:
-            values["ani_alarms"] = [ANI_G_ALARMS.get(n, f"alarm_{n}") for n in sorted(alarms)]
+            values["ani_alarms"] = alarms
         fec = reading.get("fec")
         if fec is not None:
             values.update(fec_since(self._last_fec, fec))

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from agent.ont import frames, messages
-from agent.ont.entities import ENTITIES, bit, encode_attributes, indices, split_mask
+from agent.ont.entities import (
+    ENTITIES,
+    EncodeError,
+    bit,
+    encode_attributes,
+    indices,
+    split_mask,
+)
 from agent.ont.frames import MT, FrameError, Message, Result
 
 HERE = Path(__file__).resolve().parent
@@ -107,6 +114,13 @@ class Emulator:
             test = self.instances[_key(key)].test
             assert test is not None, f"scenario sets a test result on {key}, which has none"
             test.update(values)
+        for inst in self.instances.values():
+            try:
+                inst.upload_entries()  # every value encodes: a bad MIB fails now, not mid-poll
+            except (EncodeError, KeyError, ValueError, TypeError) as exc:
+                raise ScenarioError(
+                    f"MIB entity {inst.class_id}/{inst.instance}: {exc!r}"
+                ) from None
         self.alarms = {_key(k): list(v) for k, v in self.scenario.get("alarms", {}).items()}
         self.requests = 0  # requests that reached the ONT, retransmissions included
         self.answers = 0

@@ -18,9 +18,12 @@ def check(name: str, reading: dict[str, Any]) -> None:
     if name == "dirty-fibre":
         assert optical["rx_dbm"] == -29.5 and crossed == ["rx_low"]
         assert reading["fec"]["uncorrectable_code_words"] == 35
+        assert reading["alarms"] == ["low_rx_power"]
     elif name == "laser-ageing":
         assert optical["bias_ma"] == 78.0 and crossed == ["tx_low"]
+        assert reading["alarms"] == ["low_tx_power", "laser_bias_current"]
     else:
+        assert reading["alarms"] == []
         assert optical["rx_dbm"] == -18.52 and crossed == []
         assert optical["temperature_c"] == 45.5 and optical["voltage_v"] == 3.3
         assert reading["fec"]["uncorrectable_code_words"] == 0

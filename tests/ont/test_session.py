@@ -114,6 +114,20 @@ def test_procedure_error_on_hostile_upload_count() -> None:
     assert runner.error == "MIB upload announces 65535 entries, more than 4096"
 
 
+def test_hostile_alarm_count_is_refused() -> None:
+    # 0x1001 = 4097, one more than the bound
+    runner = Runner(procedures.all_alarms())
+    out = runner.start(0.0)
+    runner.receive(answer(out[0], b"\x10\x01"), 0.1)
+    assert runner.error == "Get all alarms announces 4097 entries, more than 4096"
+
+
+def test_extended_session_uploads_the_mib_in_baseline_messages() -> None:
+    runner = Runner(procedures.mib_upload(), extended=True, ik=frames.integrity_key())
+    out = runner.start(0.0)
+    assert frames.decode(out[0], upstream=False).extended is False
+
+
 def test_tcis_skip_zero_and_the_priority_bit() -> None:
     def many() -> procedures.Procedure:
         for _ in range(3):
