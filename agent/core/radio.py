@@ -149,10 +149,14 @@ class Poller:
     """Walks a plan of AT commands through an ATSession, filling a snapshot. Sans-IO: the
     driver writes what `start`, `receive` and `tick` return and reads until `done`."""
 
-    def __init__(self, session, steps, snapshot, timeout_cap_s=None):
+    def __init__(self, session, steps, snapshot, timeout_cap_s=None, reboot_ends_poll=True):
         self.session = session
         self.steps = steps
         self.timeout_cap_s = timeout_cap_s  # the driver's bound on any one command's wait
+        # A resync walks its own one-step plan with this False: an RDY left over from before
+        # the port was opened must not make it send a second AT whose OK would then answer
+        # the next command.
+        self.reboot_ends_poll = reboot_ends_poll
         self.snapshot = snapshot
         self._index = 0
         self.done = False
@@ -199,7 +203,7 @@ class Poller:
                 self.urcs.append(event.line)
                 if event.line == "RDY":
                     self.rebooted = True
-                    if not self.done:
+                    if self.reboot_ends_poll and not self.done:
                         # the command in flight died with the reboot: do not wait for its timeout
                         self.session.reset()
                         self.failed = "the modem rebooted during %s" % self.steps[self._index][0]

@@ -167,9 +167,11 @@ class ModemDriver:
             name,
         )
 
-    async def _run(self, steps: tuple[Any, ...], snapshot: dict[str, Any]) -> Poller:
+    async def _run(
+        self, steps: tuple[Any, ...], snapshot: dict[str, Any], resync: bool = False
+    ) -> Poller:
         """Walk a plan: write what the poller says, feed it what the modem says, until done."""
-        poller = Poller(self.session, steps, snapshot, self.settings.command_timeout_s)
+        poller = Poller(self.session, steps, snapshot, self.settings.command_timeout_s, not resync)
         self.last_poll = poller
         self._write(poller.start(self._clock()))
         while not poller.done:
@@ -183,7 +185,7 @@ class ModemDriver:
     async def _resync(self, deadline: float) -> None:
         """Send `AT` until the modem answers OK or the deadline passes (it may be booting)."""
         while True:
-            poller = await self._run((("AT", _ignore, RESYNC_TIMEOUT_S),), {})
+            poller = await self._run((("AT", _ignore, RESYNC_TIMEOUT_S),), {}, resync=True)
             if not poller.failed and not poller.notes:
                 return
             if self._clock() >= deadline:
