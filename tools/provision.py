@@ -40,7 +40,8 @@ TECHNOLOGIES = ("5g-fwa", "4g-fwa", "ftth")
 # Default schedule (seconds). The access link is polled often and cheaply; the measurements that
 # load the household's line run rarely.
 LINK_POLL_S = {"radio": 60, "optical": 300}
-PROBE_SCHEDULE_S = {"latency": 900, "capacity": 14400, "dns": 3600}
+PROBE_SCHEDULE_S = {"latency": 900, "capacity": 14400}
+DNS_S = 3600
 HEALTH_S = 300
 
 QUESTIONS = ("probe_id", "operator", "technology", "region", "broker")
@@ -58,6 +59,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", type=Path, help="the client certificate's private key (PEM)")
     parser.add_argument(
         "--server", action="append", default=[], help="measurement server HOST[:PORT] (repeat)"
+    )
+    parser.add_argument(
+        "--dns-target", action="append", default=[], help="host name whose lookup is timed"
     )
     parser.add_argument(
         "--statuspage", help="LAN address:port for the household's status page (off if not given)"
@@ -139,11 +143,16 @@ def config_text(args: argparse.Namespace, sections: set[str]) -> str:
     schedule.update({n: s for n, s in LINK_POLL_S.items() if _polls(n, sections)})
     if args.server:
         schedule.update(PROBE_SCHEDULE_S)
+    if args.dns_target:
+        schedule["dns"] = DNS_S
     lines += ["", "[schedule]  # seconds between runs; 0 = off"]
     lines += [f"{name} = {seconds}" for name, seconds in schedule.items()]
+    if args.server or args.dns_target:
+        lines += ["", "[probe]"]
     if args.server:
-        servers = ", ".join(toml_string(s) for s in args.server)
-        lines += ["", "[probe]", f"servers = [{servers}]"]
+        lines.append(f"servers = [{', '.join(toml_string(s) for s in args.server)}]")
+    if args.dns_target:
+        lines.append(f"dns_targets = [{', '.join(toml_string(t) for t in args.dns_target)}]")
     if args.statuspage:
         lines += ["", "[statuspage]", f"listen = {toml_string(args.statuspage)}"]
     return "\n".join(lines) + "\n"
