@@ -59,7 +59,7 @@ async def poll_ont(
     """
     transport: Transport = await open_transport(url)
     if pcap is not None:
-        from agent.ont.capture import CapturedTransport, PcapCapture  # scapy.layers.l2 only here
+        from agent.ont.capture import CapturedTransport, PcapCapture  # scapy only when capturing
 
         try:
             transport = CapturedTransport(transport, PcapCapture(pcap))

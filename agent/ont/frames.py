@@ -9,9 +9,9 @@ The MIC is AES-CMAC-32 (G.987.3 clause 14) keyed with OMCI_IK over a direction b
 0x02 ONU→OLT) and the message without its MIC.
 
 The same layout is declared as scapy packets in layers.py, which pcap capture and analysis use.
-This codec does not import scapy: importing any of scapy loads its MAC-vendor and services tables
-(about 39 MiB of resident memory, see tests/bench/bench_ont.py), too much for the agent's
-every-five-minutes poll on a household device. Tests check that both read frames alike.
+This codec does not import scapy: importing any of scapy loads its MAC-vendor and services tables,
+about 25 MiB more resident memory (tests/bench/bench_ont.py), too much for the agent's periodic
+poll on a household device. Tests check that both read and build frames alike.
 """
 
 from __future__ import annotations

@@ -114,20 +114,13 @@ class Runner:
                     f"message type {msg.mt} TCI {msg.tci} while awaiting the test result"
                 )
             return self._advance(now, msg)
-        if (
-            not msg.ak
-            or msg.mt != out.mt
-            or (msg.me_class, msg.me_instance)
-            != (
-                out.me_class,
-                out.me_instance,
-            )
-        ):
+        asked = (out.mt, out.me_class, out.me_instance)
+        if not msg.ak or (msg.mt, msg.me_class, msg.me_instance) != asked:
             return self._drop(
                 f"TCI {msg.tci} answered with message type {msg.mt} for ME {msg.me_class}/"
                 f"{msg.me_instance}, asked {out.mt} for {out.me_class}/{out.me_instance}"
             )
-        if self._current_is_test:
+        if self._current is not None and self._current.test:
             if msg.contents[:1] != bytes([frames.Result.SUCCESS]):
                 return self._advance(now, msg)  # refused: the procedure reads the response
             # The test runs now; its result comes as a separate message with this TCI.
@@ -151,10 +144,6 @@ class Runner:
         return self._transmit(now)
 
     # --- internals --------------------------------------------------------------------------
-
-    @property
-    def _current_is_test(self) -> bool:
-        return self._current is not None and self._current.test
 
     def _advance(self, now: float, reply: Message | None) -> list[bytes]:
         self._outstanding = None
