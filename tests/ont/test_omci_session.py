@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import ont_expectations
 import pytest
-import scenario_expectations
 
 from agent.ont import frames, messages, procedures
 from agent.ont.entities import ONU_G
@@ -148,12 +148,12 @@ def test_every_scenario_over_the_virtual_wire(name: str) -> None:
     emulator = Emulator(scenario=load_scenario(name))
     runner = simulate(procedures.poll(), emulator, timeout_s=0.2, retries=2)
     assert runner.error is None
-    scenario_expectations.check(name, runner.result)
+    ont_expectations.check(name, runner.result)
     stats = runner.stats
     if name == "healthy":
         assert (stats.retransmitted, stats.dropped, stats.notifications) == (0, 0, 0)
-    assert (stats.retransmitted > 0) == (name in scenario_expectations.RETRANSMITS)
-    assert (stats.dropped > 0) == (name in scenario_expectations.DROPS | {"slow-omcc"})
+    assert (stats.retransmitted > 0) == (name in ont_expectations.RETRANSMITS)
+    assert (stats.dropped > 0) == (name in ont_expectations.DROPS | {"slow-omcc"})
     if name == "dirty-fibre":
         alarms = [n.detail for n in runner.notifications if n.kind == "alarm"]
         assert [a.alarms for a in alarms] == [[0]]

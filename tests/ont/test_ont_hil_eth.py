@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import ont_expectations
 import pytest
-import scenario_expectations
 
 from agent.ont import driver, frames, procedures
 from agent.ont.transport import EthTransport, open_packet_socket
@@ -58,10 +58,10 @@ async def _poll_over_veth(
 async def test_every_scenario_over_raw_ethernet(link: ShapedLink, name: str) -> None:
     emulator = Emulator(scenario=load_scenario(name))
     reading, runner = await _poll_over_veth(link, emulator)
-    scenario_expectations.check(name, reading)
-    if name in scenario_expectations.RETRANSMITS:
+    ont_expectations.check(name, reading)
+    if name in ont_expectations.RETRANSMITS:
         assert runner.stats.retransmitted > 0
-    if name in scenario_expectations.DROPS:
+    if name in ont_expectations.DROPS:
         assert runner.stats.dropped > 0
     if name == "healthy":
         # nothing was lost or duplicated: every request reached the ONT exactly once
@@ -71,7 +71,7 @@ async def test_every_scenario_over_raw_ethernet(link: ShapedLink, name: str) -> 
 async def test_extended_messages_padded_by_ethernet(link: ShapedLink) -> None:
     # Short extended answers are padded to the Ethernet minimum; the client must accept that.
     reading, runner = await _poll_over_veth(link, Emulator(), extended=True)
-    scenario_expectations.check("healthy", reading)
+    ont_expectations.check("healthy", reading)
     assert runner.stats.dropped == 0
 
 
@@ -95,4 +95,4 @@ def test_cli_commands_across_namespaces(link: ShapedLink, tmp_path: Path) -> Non
     emulator.wait(10)
     assert done.returncode == 0, done.stderr
     reading = json.loads(done.stdout)
-    scenario_expectations.check("dirty-fibre", reading)
+    ont_expectations.check("dirty-fibre", reading)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import ont_expectations
 import pytest
-import scenario_expectations
 
 from agent.ont.driver import poll_ont
 from hil.ont.emulator import Emulator, load_scenario, scenario_names
@@ -18,10 +18,10 @@ async def test_every_scenario_over_udp(name: str) -> None:
         reading, runner = await poll_ont(url, timeout_s=0.2, retries=3)
     finally:
         server.close()
-    scenario_expectations.check(name, reading)
-    if name in scenario_expectations.RETRANSMITS:
+    ont_expectations.check(name, reading)
+    if name in ont_expectations.RETRANSMITS:
         assert runner.stats.retransmitted > 0
-    if name in scenario_expectations.DROPS:
+    if name in ont_expectations.DROPS:
         assert runner.stats.dropped > 0
     if name == "avc-storm":
         assert runner.stats.notifications >= 40
@@ -34,5 +34,5 @@ async def test_extended_messages_over_udp() -> None:
         reading, _ = await poll_ont(url, extended=True)
     finally:
         server.close()
-    scenario_expectations.check("healthy", reading)
+    ont_expectations.check("healthy", reading)
     assert server.emulator.seen[9] == 3 + 2  # ONU-G, ONU2-G, ANI-G, 2 software images: unsplit
