@@ -85,23 +85,14 @@ def _show(snapshot: dict[str, Any]) -> None:
     head.add_row("operator", f"{text(op['name'])} ({text(op['mcc'])}-{text(op['mnc'])})")
     head.add_row("temperature", f"{text(snapshot['temperature_c'])} °C")
     cells = Table(title="cells")
-    columns = (
-        "tech",
-        "band",
-        "arfcn",
-        "pci",
-        "cell_id",
-        "tac",
-        "rsrp_dbm",
-        "rsrq_db",
-        "sinr_db",
-        "rssi_dbm",
-    )
-    for column in ("", *columns):
-        cells.add_column(column)
-    cells.add_row("serving", *(text(snapshot["serving_cell"][c]) for c in columns))
+    legs = [("serving", snapshot["serving_cell"])]
     if snapshot["nr"] is not None:
-        cells.add_row("NR leg", *(text(snapshot["nr"][c]) for c in columns))
+        legs.append(("NR leg", snapshot["nr"]))
+    cells.add_column("")
+    for title, _ in legs:
+        cells.add_column(title)
+    for key in snapshot["serving_cell"]:
+        cells.add_row(key, *(text(leg[key]) for _, leg in legs))
     console = _console()
     console.print(head)
     console.print(cells)

@@ -60,8 +60,11 @@ class ModemEmulator:
         self._output.clear()
         self._reset_power_state()
         if self.scenario.behaviour["reenumerate"]:
-            self._close_pty()
+            # the new device appears before the old one is released, so it gets another
+            # number (ttyUSB2 -> ttyUSB3): only the stable link still leads to the modem
+            old = (self._master, self._slave)
             self._open_pty()
+            self._release(*old)
         self._boot()
 
     # -- PTY -------------------------------------------------------------------------------
@@ -81,16 +84,18 @@ class ModemEmulator:
             tmp.replace(self.link)
 
     def _close_pty(self) -> None:
-        if self._master < 0:
-            return
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(self._master)
-        if self._writing:
-            loop.remove_writer(self._master)
-            self._writing = False
-        os.close(self._master)
-        os.close(self._slave)
+        if self._master >= 0:
+            self._release(self._master, self._slave)
         self._master = self._slave = -1
+
+    def _release(self, master: int, slave: int) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(master)
+        if self._writing:
+            loop.remove_writer(master)
+            self._writing = False
+        os.close(master)
+        os.close(slave)
 
     def _readable(self) -> None:
         try:
