@@ -1,0 +1,140 @@
+"""Real parts for the people-facing tools: emulated modem and ONT, the measurement server, a
+broker with mutual TLS from the generated production config, and a device CA (plus a rogue one)."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector import broker_config
+from hil.fleet import qiyas
+from hil.mosquitto import free_port, wait_listening
+from tools import certs
+
+START_TIMEOUT_S = 15.0
+
+
+class Announcing:
+    """`qiyas ARGV` whose first line on stdout is a JSON document saying where it listens."""
+
+    def __init__(self, argv: list[str], log: Path) -> None:
+        self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            qiyas(*argv), stdout=subprocess.PIPE, stderr=self.log, start_new_session=True
+        )
+        assert self.proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            if not sel.select(START_TIMEOUT_S):
+                self.stop()
+                raise TimeoutError(f"qiyas {' '.join(argv)} said nothing in {START_TIMEOUT_S}s")
+        line = self.proc.stdout.readline()
+        if not line:
+            self.stop()
+            raise RuntimeError(f"qiyas {' '.join(argv)} exited: see {log}")
+        self.where: dict[str, Any] = json.loads(line)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.log.close()
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[..., dict[str, Any]]]:
+    """start(*argv) → where it listens; everything started is stopped after the test."""
+    started: list[Announcing] = []
+
+    def _start(*argv: str) -> dict[str, Any]:
+        process = Announcing(list(argv), tmp_path / f"{argv[0]}-{len(started)}.log")
+        started.append(process)
+        return process.where
+
+    yield _start
+    for process in reversed(started):
+        process.stop()
+
+
+@dataclass(frozen=True)
+class Identity:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+class PKI:
+    """The national device CA (broker and probes), and a rogue CA the broker does not trust."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        issued = certs.init(root / "ca", ["localhost", "127.0.0.1"])
+        self.ca = issued["ca"].cert
+        self.broker = Identity(self.ca, issued["broker"].cert, issued["broker"].key)
+        certs.make_ca(root / "rogue", name="Not the regulator")
+
+    def device(self, probe: str, rogue: bool = False) -> Identity:
+        """A probe certificate; rogue: signed by a CA the broker does not know."""
+        issuer = "rogue" if rogue else "ca"
+        out = self.root / f"devices-{issuer}" / probe
+        if not (out / "device.pem").exists():
+            certs.issue_device(self.root / issuer, probe, out)
+        # The probe still trusts the national CA to authenticate the broker.
+        return Identity(self.ca, out / "device.pem", out / "device.key")
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    return PKI(tmp_path_factory.mktemp("pki"))
+
+
+@dataclass(frozen=True)
+class TlsBroker:
+    url: str
+    log: Path
+
+
+@pytest.fixture
+def tls_broker(pki: PKI, tmp_path: Path) -> Iterator[TlsBroker]:
+    """Mosquitto from the production config: mutual TLS with the device CA, per-probe ACL."""
+    workdir = tmp_path / "broker"
+    (workdir / "persist").mkdir(parents=True)
+    port = free_port()
+    settings = broker_config.BrokerSettings(
+        ca=pki.ca,
+        cert=pki.broker.cert,
+        key=pki.broker.key,
+        port=port,
+        listen="127.0.0.1",
+        persistence_dir=workdir / "persist",
+        log_file=workdir / "mosquitto.log",
+        run_as="root" if os.geteuid() == 0 else "mosquitto",
+    )
+    conf, _ = broker_config.write(settings, workdir)
+    proc = subprocess.Popen(
+        ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_listening("127.0.0.1", port)
+        yield TlsBroker(f"mqtts://127.0.0.1:{port}", workdir / "mosquitto.log")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def run_qiyas(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(qiyas(*argv), capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,172 @@
+"""`qiyas doctor` against the emulated modem and ONT, a real measurement server and a real broker
+with mutual TLS: a healthy install passes; each fault yields its own fail line with its fix."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PKI, Identity, TlsBroker, run_qiyas
+
+PROBE = "ma-06-cas-0001"
+
+
+def provision(home: Path, broker: str, identity: Identity | None, server: str) -> Path:
+    """The config a technician gets from `qiyas provision` for an FWA + FTTH board."""
+    config = home / "agent.toml"
+    tls = [] if identity is None else ["--ca", str(identity.ca), "--cert", str(identity.cert),
+                                       "--key", str(identity.key)]  # fmt: skip
+    done = run_qiyas(
+        "provision", "--board", "openwrt-5g-cpe", "--probe-id", PROBE, "--operator", "inwi",
+        "--technology", "5g-fwa", "--region", "MA-06", "--broker", broker, "--server", server,
+        "--state-dir", str(home / "state"), "--config", str(config), "--no-input", "--json",
+        *tls,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return config
+
+
+def install(
+    tmp_path: Path,
+    start: Callable[..., dict[str, Any]],
+    broker: TlsBroker,
+    identity: Identity,
+    modem: str = "healthy",
+    ont: str = "healthy",
+) -> Path:
+    """A provisioned probe whose modem and ONT are emulators in the given scenarios."""
+    port = start("hil", "modem", "--dialect", "quectel", "--scenario", modem)["port"]
+    transport = start("hil", "ont", "--listen", "udp://127.0.0.1:0", "--scenario", ont)["listen"]
+    server = start("server", "--listen", "127.0.0.1:0", "--json")
+    config = provision(tmp_path, broker.url, identity, f"127.0.0.1:{server['port']}")
+    with config.open("a") as f:
+        f.write(f'[modem]\nport = "{port}"\n[ont]\ntransport = "{transport}"\n')
+    return config
+
+
+def doctor(config: Path) -> tuple[int, dict[str, dict[str, str]]]:
+    done = run_qiyas("doctor", "-c", str(config), "--json")
+    doc = json.loads(done.stdout)
+    assert doc["ok"] == (done.returncode == 0)
+    return done.returncode, {c["check"]: c for c in doc["checks"]}
+
+
+def test_healthy_install_passes(
+    tmp_path: Path, start: Callable[..., dict[str, Any]], tls_broker: TlsBroker, pki: PKI
+) -> None:
+    config = install(tmp_path, start, tls_broker, pki.device(PROBE))
+    code, checks = doctor(config)
+    assert code == 0
+    for name in ("config", "probe key", "modem port", "SIM", "registration", "signal", "ONT",
+                 "optical levels", "measurement server", "broker", "outbox"):  # fmt: skip
+        assert checks[name]["status"] == "pass", checks[name]
+    assert "Quectel" in checks["modem port"]["reason"]
+    assert "RSRP" in checks["signal"]["reason"]
+    assert "TLS and this probe's certificate accepted" in checks["broker"]["reason"]
+    # Nothing to resolve: every address is a literal.
+    assert checks["DNS"]["status"] == "skip"
+
+
+FAULTS = [
+    # (modem scenario, ONT scenario, rogue certificate, check, reason says, fix says)
+    ("no-sim", "healthy", False, "SIM", "SIM not ready", "insert the operator's data SIM"),
+    ("weak-signal", "healthy", False, "signal", "RSRP -125 dBm", "antenna"),
+    (
+        "healthy",
+        "dirty-fibre",
+        False,
+        "optical levels",
+        "received light too low",
+        "clean the fibre connector",
+    ),
+    (
+        "healthy",
+        "healthy",
+        True,
+        "broker",
+        "refused this probe's certificate",
+        "national device CA",
+    ),
+]
+
+
+@pytest.mark.parametrize(("modem", "ont", "rogue", "check", "reason", "fix"), FAULTS)
+def test_each_fault_fails_with_its_fix(
+    tmp_path: Path,
+    start: Callable[..., dict[str, Any]],
+    tls_broker: TlsBroker,
+    pki: PKI,
+    modem: str,
+    ont: str,
+    rogue: bool,
+    check: str,
+    reason: str,
+    fix: str,
+) -> None:
+    config = install(tmp_path, start, tls_broker, pki.device(PROBE, rogue), modem, ont)
+    code, checks = doctor(config)
+    assert code == 1
+    assert checks[check]["status"] == "fail"
+    assert reason in checks[check]["reason"]
+    assert fix in checks[check]["fix"]
+    # Only the fault fails: the other parts are still seen as healthy.
+    failed = [name for name, c in checks.items() if c["status"] == "fail"]
+    assert failed == [check]
+
+
+def test_no_sim_does_not_blame_registration_or_signal(
+    tmp_path: Path, start: Callable[..., dict[str, Any]], tls_broker: TlsBroker, pki: PKI
+) -> None:
+    _, checks = doctor(install(tmp_path, start, tls_broker, pki.device(PROBE), modem="no-sim"))
+    for name in ("registration", "signal"):
+        assert checks[name]["status"] == "skip"
+        assert checks[name]["reason"] == "the SIM is not ready"
+
+
+def test_missing_modem_port_and_silent_ont(
+    tmp_path: Path, start: Callable[..., dict[str, Any]], tls_broker: TlsBroker, pki: PKI
+) -> None:
+    """The modem unplugged, the ONT not answering on the configured address."""
+    server = start("server", "--listen", "127.0.0.1:0", "--json")
+    config = provision(tmp_path, tls_broker.url, pki.device(PROBE), f"127.0.0.1:{server['port']}")
+    with config.open("a") as f:
+        f.write('[modem]\nport = "/dev/ttyQIYAS-absent"\n')
+        f.write('[ont]\ntransport = "udp://127.0.0.1:9"\ntimeout_s = 0.2\nretries = 0\n')
+    code, checks = doctor(config)
+    assert code == 1
+    assert checks["modem port"]["status"] == "fail"
+    assert "/dev/ttyQIYAS-absent does not exist" in checks["modem port"]["reason"]
+    assert "/dev/serial/by-id" in checks["modem port"]["fix"]
+    assert checks["SIM"]["status"] == "skip"
+    assert checks["ONT"]["status"] == "fail"
+    assert "no OMCI answer" in checks["ONT"]["reason"]
+    assert checks["optical levels"]["status"] == "skip"
+
+
+def test_broken_config_fails_first_and_skips_the_rest(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text('probe_id = "ma 06"\n')
+    code, checks = doctor(config)
+    assert code == 1
+    assert checks["config"]["status"] == "fail"
+    assert "probe_id" in checks["config"]["reason"]
+    assert {c["status"] for name, c in checks.items() if name != "config"} == {"skip"}
+
+
+def test_human_output_ends_with_the_table_and_verdict(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text('probe_id = "ma 06"\n')
+    done = run_qiyas("doctor", "-c", str(config))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "qiyas doctor" in done.stderr and "installation needs fixing" in done.stderr
+    assert "correct the file" in done.stderr
+
+
+def test_missing_config_is_bad_usage(tmp_path: Path) -> None:
+    done = run_qiyas("doctor", "-c", str(tmp_path / "absent.toml"))
+    assert done.returncode == 2
+    assert "qiyas provision writes it" in done.stderr
