@@ -1,0 +1,102 @@
+"""The device's settings file (`/qiyas.json`, written by `qiyas flash`), parsed with bounds.
+
+JSON rather than TOML because MicroPython has a JSON parser and no TOML one; `qiyas flash`
+composes it from the agent config and the board profile, both validated on the host already,
+but the device checks it again: a file on flash is input like any other.
+"""
+
+import json
+
+from agent.core.dialects import NAMES
+from agent.core.record import valid_probe_id
+
+MAX_BYTES = 8192
+# schedule name -> (default seconds, lowest allowed)
+SCHEDULE = {"radio": (300, 1), "health": (3600, 1)}
+
+
+class SettingsError(ValueError):
+    """The settings file is wrong; the text names the key."""
+
+
+def _pick(table, key, kinds, lo=None, hi=None, default=None, where=""):
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    value = table.get(key, default)
+    name = where + key
+    if value is None:
+        raise SettingsError("%s is missing" % name)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise SettingsError("%s has the wrong type" % name)
+    if lo is not None and not lo <= value <= hi:
+        raise SettingsError("%s must be in %s..%s" % (name, lo, hi))
+    return value
+
+
+def _table(data, key):
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise SettingsError("%s must be an object" % key)
+    return value
+
+
+class Settings:
+    def __init__(self, data):
+        # type: (dict) -> None
+        if not isinstance(data, dict):
+            raise SettingsError("settings must be a JSON object")
+        probe = data.get("probe_id")
+        if not valid_probe_id(probe):
+            raise SettingsError("probe_id must be 1..64 of letters, digits, '.', '_', '-'")
+        self.probe_id = probe  # type: str
+        self.board = _pick(data, "board", str)  # type: str
+        self.state_dir = _pick(data, "state_dir", str, default="/qiyas")  # type: str
+        self.key_file = _pick(data, "key_file", str, default="/probe.key")  # type: str
+        self.outbox_max_records = _pick(data, "outbox_max_records", int, 10, 100000, 500)
+        self.ack_timeout_s = _pick(data, "ack_timeout_s", int, 1, 3600, 30)
+        self.watchdog_s = _pick(data, "watchdog_s", int, 10, 3600, 120)
+
+        broker = _table(data, "broker")
+        self.broker_host = _pick(broker, "host", str, where="broker.")  # type: str
+        self.broker_port = _pick(broker, "port", int, 1, 65535, 1883, "broker.")  # type: int
+        self.broker_tls = _pick(broker, "tls", bool, default=False, where="broker.")  # type: bool
+
+        schedule = _table(data, "schedule")
+        self.schedule = {}  # type: dict[str, int]
+        for name in schedule:
+            if name not in SCHEDULE:
+                raise SettingsError("schedule.%s is not one of %s" % (name, ", ".join(SCHEDULE)))
+        for name in SCHEDULE:
+            default, lowest = SCHEDULE[name]
+            self.schedule[name] = _pick(
+                schedule, name, int, lowest, 7 * 86400, default, "schedule."
+            )
+
+        # The board's [modem] section as it is (checked by agent.boards on the host), plus the
+        # host build's `port` and `power_signal_pid`.
+        self.modem = _table(data, "modem")  # type: dict
+        _pick(self.modem, "baud", int, 1200, 4000000, 115200, "modem.")
+        _pick(self.modem, "boot_wait_s", (int, float), 0, 120, 20, "modem.")
+        dialect = _pick(self.modem, "dialect", str, default="auto", where="modem.")
+        if dialect != "auto" and dialect not in NAMES:
+            raise SettingsError("modem.dialect must be auto or one of %s" % ", ".join(NAMES))
+
+
+def parse(raw):
+    # type: (bytes) -> Settings
+    if len(raw) > MAX_BYTES:
+        raise SettingsError("settings larger than %d bytes" % MAX_BYTES)
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise SettingsError("settings are not valid JSON: %s" % exc) from None
+    return Settings(data)
+
+
+def load(path):
+    # type: (str) -> Settings
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise SettingsError("cannot read %s: %s" % (path, exc)) from None
+    return parse(raw)
