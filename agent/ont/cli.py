@@ -48,16 +48,18 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.01 <= args.timeout <= 60 or not 0 <= args.retries <= 10:
         raise UsageError("--timeout must be 0.01..60 seconds and --retries 0..10")
+    from rich.console import Console
+
+    poll = poll_ont(
+        args.transport,
+        pcap=args.pcap,
+        timeout_s=args.timeout,
+        retries=args.retries,
+        extended=args.extended,
+    )
     try:
-        reading, runner = asyncio.run(
-            poll_ont(
-                args.transport,
-                pcap=args.pcap,
-                timeout_s=args.timeout,
-                retries=args.retries,
-                extended=args.extended,
-            )
-        )
+        with Console(stderr=True).status(f"polling the ONT at {args.transport} over OMCI…"):
+            reading, runner = asyncio.run(poll)
     except (TransportError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     except OmciError as exc:

@@ -53,10 +53,43 @@ def load_json(path: Path) -> dict[str, Any]:
     return data
 
 
+# What a scenario file may say, and of which type.
+SCENARIO_KEYS: dict[str, type | tuple[type, ...]] = {
+    "description": str,
+    "attributes": dict,  # "class/instance" → attribute values replacing the MIB's
+    "test": dict,  # "class/instance" → self-test values replacing the MIB's
+    "counters_growth": dict,  # "class/instance" → counter increments at each Get current data
+    "alarms": dict,  # "class/instance" → standing alarm numbers
+    "reboot_after_requests": int,
+    "silent_requests": int,
+    "delay_s": (int, float),
+    "late_every": int,
+    "late_delay_s": (int, float),
+    "avc_per_request": int,
+    "malformed_every": int,
+    "corrupt_trailer_every": int,
+}
+
+
+def check_scenario(scenario: dict[str, Any], origin: str) -> dict[str, Any]:
+    for key, value in scenario.items():
+        want = SCENARIO_KEYS.get(key)
+        if want is None:
+            raise ScenarioError(f"{origin}: unknown key {key!r}; known: {', '.join(SCENARIO_KEYS)}")
+        if isinstance(value, bool) or not isinstance(value, want):
+            raise ScenarioError(f"{origin}: {key} has the wrong type ({type(value).__name__})")
+        if isinstance(value, (int, float)) and not 0 <= value <= 10_000:
+            raise ScenarioError(f"{origin}: {key} must be 0..10000")
+    if "late_every" in scenario and "late_delay_s" not in scenario:
+        raise ScenarioError(f"{origin}: late_every needs late_delay_s")
+    return scenario
+
+
 def load_scenario(name: str) -> dict[str, Any]:
     if name not in scenario_names():
         raise ScenarioError(f"unknown scenario {name!r}; known: {', '.join(scenario_names())}")
-    return load_json(SCENARIOS_DIR / f"{name}.json")
+    path = SCENARIOS_DIR / f"{name}.json"
+    return check_scenario(load_json(path), str(path))
 
 
 class Instance:

@@ -11,7 +11,13 @@ from agent.ont import frames, messages, procedures
 from agent.ont.entities import ONU_G
 from agent.ont.frames import MT
 from agent.ont.session import MAX_EVENTS, Request, Runner
-from hil.ont.emulator import Emulator, load_scenario, scenario_names
+from hil.ont.emulator import (
+    Emulator,
+    ScenarioError,
+    check_scenario,
+    load_scenario,
+    scenario_names,
+)
 from hil.ont.wire import simulate
 
 
@@ -186,3 +192,24 @@ def test_extended_messages_end_to_end() -> None:
     assert runner.result["serial_number"] == "QIYS0001A2B3"
     # extended Gets are never split: one Get for the three ONU-G attributes
     assert runner.stats.sent == emulator.requests
+
+
+@pytest.mark.parametrize(
+    "scenario,message",
+    [
+        ({"delay": 0.1}, "unknown key 'delay'"),
+        ({"delay_s": "slow"}, "delay_s has the wrong type"),
+        ({"avc_per_request": True}, "avc_per_request has the wrong type"),
+        ({"silent_requests": -1}, "silent_requests must be 0..10000"),
+        ({"late_every": 3}, "late_every needs late_delay_s"),
+    ],
+)
+def test_scenario_files_are_checked(scenario: dict[str, Any], message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        check_scenario(scenario, "test.json")
+
+
+def test_a_bad_mib_fails_at_load_naming_the_entity() -> None:
+    mib = {"entities": [{"class": 263, "instance": 1, "attributes": {"optical_signal_level": 99}}]}
+    with pytest.raises(ScenarioError, match="MIB entity 263/1"):
+        Emulator(mib)
