@@ -86,10 +86,6 @@ class Message(NamedTuple):
     extended: bool = False
 
     @property
-    def is_response(self) -> bool:
-        return self.ak
-
-    @property
     def is_notification(self) -> bool:
         """ONU-originated and not answering anything (AVC, alarm, test result)."""
         return not self.ar and not self.ak

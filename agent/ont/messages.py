@@ -168,12 +168,6 @@ def parse_avc(msg: Message) -> Avc:
     return Avc(msg.me_class, msg.me_instance, _u16(c, 0), c[2:])
 
 
-def parse_result(msg: Message) -> int:
-    """Test, Synchronize time, Reboot responses: the result, reason byte."""
-    _need(msg.contents, 1, "response")
-    return msg.contents[0]
-
-
 class OpticalTest(NamedTuple):
     """ANI-G self-test result, in the units the record uses; None where the ONT did not say."""
 

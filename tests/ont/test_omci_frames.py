@@ -202,6 +202,8 @@ def test_builders_give_hand_contents() -> None:
     assert messages.get(0xC000) == bytes.fromhex("C000")
     assert messages.sequence(3) == bytes.fromhex("0003")
     assert messages.self_test() == b"\x07"
+    assert messages.reboot() == b"\x00"
+    assert messages.get_all_alarms() == b"\x00"
     assert messages.synchronize_time(2026, 11, 29, 6, 40, 0) == bytes.fromhex("07EA0B1D062800")
     assert messages.alarm_bitmap([4, 6])[:1] == b"\x0a"
     assert messages.build_test_result(messages.OpticalTest(3.3, -18.52, 2.34, 12.5, 45.5)) == (
