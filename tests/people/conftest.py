@@ -20,6 +20,7 @@ from hil.mosquitto import free_port, wait_listening
 from tools import certs
 
 START_TIMEOUT_S = 15.0
+PROBE = "ma-06-cas-0001"
 
 
 class Announcing:
@@ -85,6 +86,7 @@ class PKI:
         issued = certs.init(root / "ca", ["localhost", "127.0.0.1"])
         self.ca = issued["ca"].cert
         self.broker = Identity(self.ca, issued["broker"].cert, issued["broker"].key)
+        self.collector = Identity(self.ca, issued["collector"].cert, issued["collector"].key)
         certs.make_ca(root / "rogue", name="Not the regulator")
 
     def device(self, probe: str, rogue: bool = False) -> Identity:
@@ -136,5 +138,26 @@ def tls_broker(pki: PKI, tmp_path: Path) -> Iterator[TlsBroker]:
         proc.wait(10)
 
 
+def tls_args(identity: Identity) -> list[str]:
+    return ["--ca", str(identity.ca), "--cert", str(identity.cert), "--key", str(identity.key)]
+
+
 def run_qiyas(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(qiyas(*argv), capture_output=True, text=True, timeout=timeout)
+
+
+def provision(
+    home: Path, broker: str, identity: Identity | None, *extra: str
+) -> tuple[Path, dict[str, Any]]:
+    """What a technician runs on an FWA + FTTH board: the config path and the bundle printed."""
+    config = home / "agent.toml"
+    tls = [] if identity is None else tls_args(identity)
+    done = run_qiyas(
+        "provision", "--board", "openwrt-5g-cpe", "--probe-id", PROBE, "--operator", "inwi",
+        "--technology", "5g-fwa", "--region", "MA-06", "--broker", broker,
+        "--state-dir", str(home / "state"), "--config", str(config), "--no-input", "--json",
+        *tls, *extra,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    bundle: dict[str, Any] = json.loads(done.stdout)
+    return config, bundle

@@ -9,24 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PKI, Identity, TlsBroker, run_qiyas
-
-PROBE = "ma-06-cas-0001"
-
-
-def provision(home: Path, broker: str, identity: Identity | None, server: str) -> Path:
-    """The config a technician gets from `qiyas provision` for an FWA + FTTH board."""
-    config = home / "agent.toml"
-    tls = [] if identity is None else ["--ca", str(identity.ca), "--cert", str(identity.cert),
-                                       "--key", str(identity.key)]  # fmt: skip
-    done = run_qiyas(
-        "provision", "--board", "openwrt-5g-cpe", "--probe-id", PROBE, "--operator", "inwi",
-        "--technology", "5g-fwa", "--region", "MA-06", "--broker", broker, "--server", server,
-        "--state-dir", str(home / "state"), "--config", str(config), "--no-input", "--json",
-        *tls,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return config
+from conftest import PKI, PROBE, Identity, TlsBroker, provision, run_qiyas
 
 
 def install(
@@ -41,7 +24,7 @@ def install(
     port = start("hil", "modem", "--dialect", "quectel", "--scenario", modem)["port"]
     transport = start("hil", "ont", "--listen", "udp://127.0.0.1:0", "--scenario", ont)["listen"]
     server = start("server", "--listen", "127.0.0.1:0", "--json")
-    config = provision(tmp_path, broker.url, identity, f"127.0.0.1:{server['port']}")
+    config, _ = provision(tmp_path, broker.url, identity, "--server", f"127.0.0.1:{server['port']}")
     with config.open("a") as f:
         f.write(f'[modem]\nport = "{port}"\n[ont]\ntransport = "{transport}"\n')
     return config
@@ -131,7 +114,8 @@ def test_missing_modem_port_and_silent_ont(
 ) -> None:
     """The modem unplugged, the ONT not answering on the configured address."""
     server = start("server", "--listen", "127.0.0.1:0", "--json")
-    config = provision(tmp_path, tls_broker.url, pki.device(PROBE), f"127.0.0.1:{server['port']}")
+    where = f"127.0.0.1:{server['port']}"
+    config, _ = provision(tmp_path, tls_broker.url, pki.device(PROBE), "--server", where)
     with config.open("a") as f:
         f.write('[modem]\nport = "/dev/ttyQIYAS-absent"\n')
         f.write('[ont]\ntransport = "udp://127.0.0.1:9"\ntimeout_s = 0.2\nretries = 0\n')
