@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import struct
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from agent.ont import frames, messages, procedures
@@ -66,18 +66,13 @@ def test_attribute_decoder_never_fails(class_id: int, mask: int, data: bytes) ->
 # What the ONT side of the wire does at each step: junk, a sealed frame, a well-formed answer
 # to the outstanding request with arbitrary contents, the emulator's true answer (which takes the
 # poll deeper), or nothing until the timeout.
-step = st.one_of(
-    st.tuples(st.just("junk"), st.binary(max_size=120)),
-    st.tuples(st.just("sealed"), st.binary(min_size=44, max_size=44)),
-    st.tuples(st.just("answer"), st.binary(max_size=32)),
-    st.tuples(st.just("test-result"), st.binary(max_size=32)),
-    st.tuples(st.just("true"), st.just(b"")),
-    st.tuples(st.just("wait"), st.just(b"")),
-)
+# "true" is drawn most often so that examples get deep into the poll (Gets, Test, FEC).
+KINDS = ["true"] * 10 + ["junk", "sealed", "answer", "test-result", "wait"]
+step = st.tuples(st.sampled_from(KINDS), st.binary(max_size=120))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(step, max_size=120))
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(step, min_size=60, max_size=200))
 def test_client_never_crashes_on_what_the_ont_sends(steps: list[tuple[str, bytes]]) -> None:
     emulator = Emulator()
     runner = Runner(procedures.poll(), timeout_s=1.0, retries=1, ik=IK)
@@ -91,12 +86,12 @@ def test_client_never_crashes_on_what_the_ont_sends(steps: list[tuple[str, bytes
         if kind == "junk":
             out = runner.receive(data, now)
         elif kind == "sealed":
-            out = runner.receive(sealed_baseline(data), now)
+            out = runner.receive(sealed_baseline(data[:44].ljust(44, b"\x00")), now)
         elif kind == "answer":
-            out = runner.receive(frames.encode(frames.response(last, data)), now)
+            out = runner.receive(frames.encode(frames.response(last, data[:32])), now)
         elif kind == "test-result":
             note = Message(last.tci, frames.MT.TEST_RESULT, False, False,
-                           last.me_class, last.me_instance, data)  # fmt: skip
+                           last.me_class, last.me_instance, data[:32])  # fmt: skip
             out = runner.receive(frames.encode(note), now)
         elif kind == "true":
             out = []
@@ -110,6 +105,7 @@ def test_client_never_crashes_on_what_the_ont_sends(steps: list[tuple[str, bytes
     assert runner.done or runner.deadline is not None
     if runner.done:
         assert (runner.error is None) != (runner.result is None)
+    event(f"requests sent: {runner.stats.sent // 10}0s")
 
 
 @FAST
