@@ -25,8 +25,7 @@ async def run(
     """Run to completion; raises OmciError with the reason when the procedure failed."""
     runner = Runner(procedure, timeout_s=timeout_s, retries=retries, extended=extended, ik=ik)
     give_up = clock() + max_duration_s
-    for frame in runner.start(clock()):
-        await transport.send(frame)
+    await _send(transport, runner.start(clock()))
     while not runner.done:
         now = clock()
         if now > give_up:
@@ -37,11 +36,18 @@ async def run(
         out = runner.receive(data, now, padded=transport.padded) if data is not None else []
         # Even when frames keep arriving (an AVC storm), a request must still time out.
         out += runner.poll(now)
-        for frame in out:
-            await transport.send(frame)
+        await _send(transport, out)
     if runner.error is not None:
         raise OmciError(runner.error)
     return runner
+
+
+async def _send(transport: Transport, frames_out: list[bytes]) -> None:
+    for frame in frames_out:
+        try:
+            await transport.send(frame)
+        except OSError as exc:  # e.g. the interface facing the ONT is down
+            raise OmciError(f"cannot send to the ONT: {exc.strerror or exc}") from None
 
 
 async def poll_ont(

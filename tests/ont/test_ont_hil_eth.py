@@ -96,3 +96,14 @@ def test_cli_commands_across_namespaces(link: ShapedLink, tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     reading = json.loads(done.stdout)
     ont_expectations.check("dirty-fibre", reading)
+
+
+async def test_interface_going_down_is_a_clear_failure(link: ShapedLink) -> None:
+    transport = EthTransport(link.call("a", open_packet_socket, link.iface))
+    link.run("a", ["ip", "link", "set", link.iface, "down"], check=True)
+    try:
+        with pytest.raises(driver.OmciError, match="cannot send to the ONT: Network is down"):
+            await driver.run(procedures.poll(), transport, timeout_s=0.2)
+    finally:
+        transport.close()
+        link.run("a", ["ip", "link", "set", link.iface, "up"], check=True)
