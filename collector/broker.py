@@ -51,6 +51,8 @@ class Broker:
             keepalive=30,
             # Unbounded by default; bounded so a flood waits at the broker, not in our memory.
             max_queued_incoming_messages=10000,
+            # Acks of a batch go out together; paho's default of 20 in flight would queue them.
+            max_inflight_messages=100,
         )
 
 

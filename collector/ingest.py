@@ -66,7 +66,11 @@ class Collector:
         backoff = 0.2
         while not stop.is_set():
             try:
-                async with self.broker.client(self.client_id) as client:
+                client = self.broker.client(self.client_id)
+                # A batch publishes up to one ack message per probe plus one feed message per
+                # record at once; aiomqtt warns beyond this many pending publishes.
+                client.pending_calls_threshold = 2 * self.batch_size + 16
+                async with client:
                     self.stats.connections += 1
                     await client.subscribe(topics.shared_records(), qos=1)
                     log.info("subscribed to %s as %s", topics.shared_records(), self.client_id)
