@@ -33,6 +33,14 @@ def _exists(path):
         return False
 
 
+def _make_dirs(path):
+    at = ""
+    for part in path.split("/"):
+        at = at + "/" + part if at or path.startswith("/") else part
+        if part and not _exists(at):
+            os.mkdir(at)
+
+
 def _write_atomic(path, data):
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
@@ -50,9 +58,7 @@ class Outbox:
         self.max_records = max_records
         self.dropped = 0  # records dropped because the outbox was full, since last taken
         self.recovered = None  # type: str | None  # why state.json was rebuilt, if it was
-        for d in (self.root, self.root + "/" + RECORDS):
-            if not _exists(d):
-                os.mkdir(d)
+        _make_dirs(self.root + "/" + RECORDS)
         self._keys = self._scan()  # sorted [(seq, epoch)]
         self.epoch, self._next_seq = self._load_state()
 
