@@ -39,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
         args.port, args.baud, args.dialect, boot_wait_s=0.0, command_timeout_s=args.timeout
     )
     try:
-        snapshot = asyncio.run(_info(settings))
+        if args.json:
+            snapshot = asyncio.run(_info(settings))
+        else:
+            with _console().status(f"polling the modem on {args.port} …"):
+                snapshot = asyncio.run(_info(settings))
     except ModemDown as exc:
         if args.json:
             print(json.dumps({"error": str(exc)}))

@@ -12,6 +12,8 @@ from agent.core import dialects, record
 from agent.core.at import URC, ATSession, Response, Timeout
 from agent.core.dialects import fields
 from agent.core.radio import Poller, link_context, new_snapshot, record_values
+from hil.modem import scenario
+from hil.modem.emulator import MAX_COMMAND, ModemEmulator
 
 MAX_LINE = 64
 MAX_LINES = 8
@@ -207,3 +209,16 @@ def test_a_poller_fed_noise_ends_and_never_raises(name: str, answers: list[bytes
     poller.tick(now + 2.0)
     assert poller.done
     assert len(poller.urcs) <= 16 and len(poller.notes) <= 16
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(NOISY, max_size=20))
+def test_the_emulators_command_reader_takes_any_bytes(stream: list[bytes]) -> None:
+    """The emulator is a long-running reader too: any bytes, bounded input, no crash."""
+    emu = ModemEmulator(scenario.load("quectel", "healthy"))
+    emu.booting = False  # no PTY, no loop: answers go nowhere, the parsing is what is tested
+    for data in stream:
+        emu._receive(data)
+        assert len(emu._input) <= MAX_COMMAND
+    emu._receive(b"\rAT+CSQ\r")
+    assert emu.answered >= 1
