@@ -185,6 +185,8 @@ def poll(*, extended: bool = False) -> Procedure:
         "fec": fec,
         "alarms": [ANI_G_ALARMS.get(n, f"alarm_{n}") for n in ani_alarms],
         "mib_entities": len(mib),
+        # 0 after the ONT rebooted or reset its MIB, until an OLT provisions it again
+        "mib_data_sync": mib.get((ONU_DATA.class_id, 0), {}).get("mib_data_sync"),
     }
 
 

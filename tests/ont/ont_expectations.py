@@ -12,6 +12,7 @@ def check(name: str, reading: dict[str, Any]) -> None:
     assert reading["serial_number"] == "QIYS0001A2B3"
     assert reading["equipment_id"] == "QY-ONT-100-EU"
     assert [s["version"] for s in reading["software"] if s["active"]] == ["V1.2.3"]
+    assert reading["mib_data_sync"] == (0 if name == "rebooting" else 5)
     optical = reading["optical"]
     crossed = procedures.thresholds_crossed(optical)
     assert optical["rx_low_threshold_dbm"] == -28.0
