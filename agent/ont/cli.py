@@ -37,6 +37,10 @@ def _show(reading: dict[str, Any]) -> None:
         table.add_row(key, "—" if value is None else str(value))
     for key, value in (reading.get("fec") or {}).items():
         table.add_row(f"fec {key}", str(value))
+    table.add_row("alarms", ", ".join(reading["alarms"]) or "none")
+    omci = reading["omci"]
+    table.add_row("omci frames", f"{omci['frames_sent']} sent, {omci['frames_received']} received, "
+                  f"{omci['retransmitted']} retransmitted, {omci['dropped']} dropped")  # fmt: skip
     Console(stderr=True).print(table)
 
 

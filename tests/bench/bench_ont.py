@@ -2,10 +2,10 @@
 
   .venv/bin/python tests/bench/bench_ont.py [--rounds N]
 
-1. A full poll (MIB upload + health Gets + ANI-G Test + FEC current data) against the emulated ONT
-   in its own process over UDP on loopback: median time and frames exchanged. Reference, measured
-   in the same run: the same number of request/response round trips of 48-byte datagrams against a
-   bare UDP echo process, through the same asyncio datagram machinery.
+1. A full poll (MIB upload, health Gets, ANI-G Test, alarms, FEC current data) against the
+   emulated ONT in its own process over UDP on loopback: median time and frames exchanged.
+   Reference, measured in the same run: the same number of request/response round trips of
+   48-byte datagrams against a bare UDP echo process, through the same asyncio machinery.
 2. Resident memory of a Python process that has loaded the agent's OMCI code and done a poll,
    against a bare `python -c pass`; and, for scale, the same with the scapy layers loaded (what
    `--pcap` costs) and a bare `import scapy.all`.
@@ -128,7 +128,7 @@ def main() -> None:
     rss_scapy_all = statistics.median(_rss_kb("import scapy.all") for _ in range(3))
 
     p, r = statistics.median(poll), statistics.median(reference)
-    print(f"full ONT poll over UDP (MIB upload + health Gets + Test + FEC), {args.rounds} rounds")
+    print(f"full ONT poll over UDP (MIB upload, Gets, Test, alarms, FEC), {args.rounds} rounds")
     print(f"  frames exchanged per poll        {frames}")
     print(f"  poll median                      {p * 1000:8.2f} ms")
     print(f"  reference: {frames // 2} raw UDP round trips {r * 1000:8.2f} ms")
