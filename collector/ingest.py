@@ -61,6 +61,12 @@ class Collector:
         self.lookup = KeyCache(store)
         self.stats = Stats()
         self.subscribed = asyncio.Event()
+        self._subscriptions = asyncio.Condition()
+
+    async def wait_subscribed(self, times: int = 1) -> None:
+        """Until this instance has subscribed `times` times since it started (after reconnects)."""
+        async with self._subscriptions:
+            await self._subscriptions.wait_for(lambda: self.stats.connections >= times)
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
@@ -71,10 +77,12 @@ class Collector:
                 # record at once; aiomqtt warns beyond this many pending publishes.
                 client.pending_calls_threshold = 2 * self.batch_size + 16
                 async with client:
-                    self.stats.connections += 1
                     await client.subscribe(topics.shared_records(), qos=1)
                     log.info("subscribed to %s as %s", topics.shared_records(), self.client_id)
-                    self.subscribed.set()
+                    async with self._subscriptions:
+                        self.stats.connections += 1
+                        self.subscribed.set()
+                        self._subscriptions.notify_all()
                     backoff = 0.2
                     await self._pump(client, stop)
             except aiomqtt.MqttError as exc:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
-from conftest import ProbeSide
+import aiomqtt
+from conftest import ProbeSide, broker_of, running
 from probe_signing import SigningProbe
 
 from agent.core import acks, cbor, record, topics
 from collector import registry
 from collector.ingest import Collector
 from collector.store import Store, open_store
+from hil.mosquitto import Mosquitto
 
 
 async def test_a_record_is_stored_acked_and_fed(
@@ -127,3 +130,42 @@ async def test_bad_input_is_quarantined_with_its_reason_and_ingest_goes_on(
     for (_, _, words, _), reason in zip(cases, reasons, strict=True):
         assert words in reason
     assert store.count_records() == 1
+
+
+async def test_records_sent_while_the_collector_is_away_arrive_when_it_returns(
+    store: Store, mosquitto: Mosquitto, probe_side: ProbeSide
+) -> None:
+    probe = SigningProbe("ma-aga-0006")
+    registry.add_key(store, probe.probe, probe.public_key)
+    # First run creates the persistent session and its shared subscription, then goes away.
+    async with running(Collector(store, broker_of(mosquitto), "returning")):
+        pass
+    for seq in range(5):
+        await probe_side.publish(topics.records(probe.probe), probe.record(seq))
+
+    async with running(Collector(store, broker_of(mosquitto), "returning")):
+        got = await probe_side.next_acks(5)
+
+    assert sorted(got) == [(probe.probe, 1, seq, acks.STORED) for seq in range(5)]
+
+
+async def test_the_collector_reconnects_after_a_broker_restart(
+    store: Store, collector: Collector, mosquitto: Mosquitto
+) -> None:
+    probe = SigningProbe("ma-brk-0007")
+    registry.add_key(store, probe.probe, probe.public_key)
+
+    mosquitto.stop()
+    mosquitto.start()
+    await asyncio.wait_for(collector.wait_subscribed(times=2), 20)
+    async with aiomqtt.Client(
+        mosquitto.host, mosquitto.port, protocol=aiomqtt.ProtocolVersion.V5
+    ) as client:
+        side = ProbeSide(client)
+        await client.subscribe(topics.acks(probe.probe), qos=1)
+        receiver = asyncio.create_task(side._receive())
+        await side.publish(topics.records(probe.probe), probe.record(1))
+        got = await side.next_acks(1, timeout=20)
+        receiver.cancel()
+
+    assert got == [(probe.probe, 1, 1, acks.STORED)]
