@@ -186,6 +186,14 @@ def test_identification_strips_prefixes():
     )
 
 
+def test_identification_skips_a_late_answer_of_another_command():
+    snapshot = new_snapshot()
+    generic.parse_cgmi(snapshot, ["+CPIN: READY", "Quectel"])
+    assert snapshot["manufacturer"] == "Quectel"
+    generic.parse_cgmi(snapshot, ['+COPS: 0,0,"Telekom.de",7'])
+    assert snapshot["manufacturer"] is None  # nothing of its own: unknown, not the operator
+
+
 # -- Quectel --------------------------------------------------------------------------------
 
 

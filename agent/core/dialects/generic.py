@@ -4,6 +4,7 @@ Level mappings are the standard ones (27.007 +CSQ/+CESQ, referring to 36.133 and
 coded value maps to the lower edge of its range, and 99/255 ("not known") to None.
 """
 
+from agent.core.at import looks_unsolicited
 from agent.core.dialects.fields import after, at, hexadecimal, integer, lines_after, plmn
 from agent.core.radio import nr_leg, update
 
@@ -48,9 +49,13 @@ def tech_of_act(act):
 
 
 def _first_text(lines, prefix):
-    """The first information line, without an optional "+CGMI:"-style prefix."""
+    """The first information line, without an optional "+CGMI:"-style prefix. Another command's
+    "+XXX: ..." line is skipped: after a timeout a late answer can land here, and a manufacturer
+    read from it would pick the wrong dialect for every poll that follows."""
     for line in lines:
         rest = after(line, prefix)
+        if rest is None and looks_unsolicited(line):
+            continue
         text = rest if rest is not None else line
         if text:
             return text[:64]
