@@ -127,6 +127,19 @@ FEC_NAMES = [
 ]
 
 
+OPTICAL_KEYS = (
+    "rx_dbm",
+    "tx_dbm",
+    "temperature_c",
+    "bias_ma",
+    "voltage_v",
+    "rx_low_threshold_dbm",
+    "rx_high_threshold_dbm",
+    "tx_low_threshold_dbm",
+    "tx_high_threshold_dbm",
+)
+
+
 def poll(*, extended: bool = False) -> Procedure:
     """One full reading of the ONT, shaped as `qiyas ont info --json` prints it."""
     mib = yield from mib_upload()
@@ -188,19 +201,6 @@ def poll(*, extended: bool = False) -> Procedure:
         # 0 after the ONT rebooted or reset its MIB, until an OLT provisions it again
         "mib_data_sync": mib.get((ONU_DATA.class_id, 0), {}).get("mib_data_sync"),
     }
-
-
-OPTICAL_KEYS = (
-    "rx_dbm",
-    "tx_dbm",
-    "temperature_c",
-    "bias_ma",
-    "voltage_v",
-    "rx_low_threshold_dbm",
-    "rx_high_threshold_dbm",
-    "tx_low_threshold_dbm",
-    "tx_high_threshold_dbm",
-)
 
 
 def thresholds_crossed(optical: dict[str, Any]) -> list[str]:
