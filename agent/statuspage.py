@@ -47,6 +47,15 @@ SERIES = {
     "up_mbps": ("capacity", "up_mbps"),
 }
 LAN_NAME_SUFFIXES = (".local", ".lan", ".home.arpa")
+# Record kinds in the household's words.
+KIND_NAMES = {
+    "health": "self-check",
+    "radio": "signal reading",
+    "optical": "fibre reading",
+    "latency": "latency test",
+    "capacity": "speed test",
+    "dns": "DNS test",
+}
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -228,7 +237,11 @@ class StatusPage:
         else:
             state, state_class = "Needs attention: " + "; ".join(s["problems"]), "bad"
         last = s["last_measurement"]
-        last_text = "none yet" if last is None else f"{last['kind']} at {_when(last['time_ms'])}"
+        last_text = (
+            "none yet"
+            if last is None
+            else f"{KIND_NAMES.get(last['kind'], last['kind'])} at {_when(last['time_ms'])}"
+        )
         latency = chart([("latency", self.history.series("latency_ms", since))], "ms")
         capacity = chart(
             [

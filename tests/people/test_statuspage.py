@@ -1,0 +1,208 @@
+"""The household's status page, served by a real agent process: what it shows in a real headless
+Chromium (screenshots in artifacts/people/), and that its pause button really stops scheduled
+measurements, survives a restart, and cannot be pressed by another web site."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import provision, run_qiyas
+
+from agent.statuspage import History
+from hil.fleet import AgentProcess, QiyasProcess
+from hil.mosquitto import Mosquitto, free_port, wait_listening
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "people"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+HEALTH_EVERY_S = 1
+
+
+class Probe:
+    def __init__(self, home: Path, config: Path, url: str) -> None:
+        self.home = home
+        self.config = config
+        self.url = url
+        self.agent: AgentProcess | None = None
+
+    def start(self) -> None:
+        self.agent = AgentProcess(self.config, self.home / "agent.log").start()
+        host, port = self.url.removeprefix("http://").rstrip("/").split(":")
+        wait_listening(host, int(port))
+
+    def stop(self) -> None:
+        if self.agent is not None:
+            assert self.agent.stop() == 0
+            self.agent = None
+
+    def issued(self) -> int:
+        """How many records the agent has committed (the outbox's sequence counter)."""
+        db = sqlite3.connect(f"file:{self.home / 'state' / 'outbox.db'}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
+        finally:
+            db.close()
+        return int(row[0]) if row else 0
+
+    def request(
+        self, method: str, path: str, body: str = "", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        host, port = self.url.removeprefix("http://").rstrip("/").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            conn.request(method, path, body, headers or {})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def status(self) -> dict[str, Any]:
+        code, body = self.request("GET", "/status.json")
+        assert code == 200
+        doc: dict[str, Any] = json.loads(body)
+        return doc
+
+
+def wait_for(found: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := found()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+    return value
+
+
+def assert_stays(value: Callable[[], int], expected: int, window_s: float) -> None:
+    """value() keeps returning expected for the whole window (longer than the schedule)."""
+    deadline = time.monotonic() + window_s
+    while time.monotonic() < deadline:
+        assert value() == expected
+        time.sleep(0.05)
+
+
+def seed_history(path: Path) -> None:
+    """Three days of latency and speed, as the agent would have recorded them."""
+    history = History(path)
+    now_ms = int(time.time() * 1000)
+    for i in range(72):
+        t = now_ms - (72 - i) * 3_600_000
+        evening = 18 <= i % 24 <= 22  # the line is busier in the evening
+        history.observe("latency", {"rtt_ms_median": 18.0 + (12 if evening else 0) + i % 3}, t)
+        history.observe("capacity", {"down_mbps": 95.0 - (40 if evening else 0),
+                                     "up_mbps": 38.0 - (10 if evening else 0)}, t)  # fmt: skip
+    history.close()
+
+
+@pytest.fixture
+def probe(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[Probe]:
+    """A provisioned, registered probe serving its page, with a collector acknowledging."""
+    listen = f"127.0.0.1:{free_port()}"
+    bundle = tmp_path / "bundle.json"
+    config, _ = provision(
+        tmp_path, mosquitto.url, None, "--board", "generic-linux", "--statuspage", listen,
+        "--bundle", str(bundle),
+    )  # fmt: skip
+    db = str(tmp_path / "collector.db")
+    registered = run_qiyas("collector", "keys", "add", "--db", db, "--bundle", str(bundle))
+    assert registered.returncode == 0, registered.stderr
+    collector = QiyasProcess(
+        ["collector", "run", "--broker", mosquitto.url, "--db", db], tmp_path / "collector.log"
+    ).start()
+    config.write_text(config.read_text().replace("health = 300", f"health = {HEALTH_EVERY_S}"))
+    (tmp_path / "state").mkdir(exist_ok=True)
+    seed_history(tmp_path / "state" / "history.db")
+    p = Probe(tmp_path, config, f"http://{listen}/")
+    p.start()
+    try:
+        yield p
+    finally:
+        p.stop()
+        collector.stop()
+
+
+@pytest.mark.browser
+def test_page_and_pause_button_in_chromium(probe: Probe) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    wait_for(lambda: probe.status()["healthy"], 30, "the agent to reach the broker")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 1200})
+            page.goto(probe.url)
+            assert page.locator("#state").inner_text() == "Working normally"
+            assert page.locator("#latency svg polyline").count() == 1
+            assert page.locator("#capacity svg polyline").count() == 2
+            assert "never sends" in page.inner_text("body")
+            page.screenshot(path=str(ARTIFACTS / "statuspage.png"), full_page=True)
+
+            page.select_option("#minutes", "240")
+            with page.expect_navigation():
+                page.click("#pause")
+            assert page.locator("#state").inner_text().startswith("Paused until")
+            page.screenshot(path=str(ARTIFACTS / "statuspage-paused.png"), full_page=True)
+            paused_until = probe.status()["paused_until"]
+            assert 239 * 60 < paused_until - time.time() <= 240 * 60
+            # Health runs every second; paused, nothing more is measured.
+            issued = probe.issued()
+            assert_stays(probe.issued, issued, 3.5 * HEALTH_EVERY_S)
+
+            with page.expect_navigation():
+                page.click("#resume")
+            assert page.locator("#state").inner_text() == "Working normally"
+            page.screenshot(path=str(ARTIFACTS / "statuspage-resumed.png"), full_page=True)
+        finally:
+            browser.close()
+    # The `resumed` record, then measurements again.
+    wait_for(lambda: probe.issued() >= issued + 2, 10, "measurements to resume")
+
+
+def test_pause_survives_a_restart_and_is_recorded(probe: Probe) -> None:
+    code, _ = probe.request("POST", "/pause", "minutes=60",
+                            {"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert code == 303
+    until = probe.status()["paused_until"]
+    probe.stop()
+    probe.start()
+    assert probe.status()["paused_until"] == pytest.approx(until, abs=1)
+    # The restart's birth record only; the paused schedule measures nothing.
+    issued = probe.issued()
+    assert_stays(probe.issued, issued, 3.5 * HEALTH_EVERY_S)
+
+
+REFUSALS = [
+    # Another web site's page posting to the probe from the household's browser.
+    ("POST", "/pause", {"Origin": "http://attacker.example"}, 403),
+    # DNS rebinding: a domain name that resolves to the probe.
+    ("GET", "/status.json", {"Host": "attacker.example:8080"}, 421),
+    ("POST", "/pause", {}, 400),  # no duration
+    ("POST", "/pause", {"Content-Length": "100000"}, 413),
+    ("GET", "/outbox.db", {}, 404),
+    ("DELETE", "/", {}, 405),
+]
+
+
+def test_refusals(probe: Probe) -> None:
+    for method, path, headers, expected in REFUSALS:
+        code, _ = probe.request(method, path, "", headers)
+        assert code == expected, (method, path, headers)
+    assert probe.status()["paused_until"] is None
+
+
+def test_never_listens_on_a_public_address(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        f'probe_id = "ma-06-x"\nstate_dir = "{tmp_path / "state"}"\n'
+        '[statuspage]\nlisten = "0.0.0.0:8080"\n'
+    )
+    done = run_qiyas("agent", "once", "-c", str(config), "--timeout", "1")
+    assert done.returncode == 2
+    assert "not a LAN address" in done.stderr
