@@ -30,8 +30,8 @@ def _keep_cclk(snapshot, lines):
 
 class Modem:
     def __init__(self, port, platform, dialect="auto", boot_wait_s=20, power_key=None):
-        # type: (object, object, str, float, object) -> None
-        """power_key: async callable that power-cycles the modem, or None if the board has none."""
+        """port and platform: see firmware/platform. power_key: an async callable that
+        power-cycles the modem, or None if the board has none."""
         self.port = port
         self.platform = platform
         self.dialect = dialect

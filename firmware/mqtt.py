@@ -97,6 +97,7 @@ def parse_publish(flags, body):
 
 
 async def read_packet(reader):
+    # type: (asyncio.StreamReader) -> tuple[int, int, bytes]
     """(kind, flags, body) of the next packet; MQTTError on a bound or framing fault."""
     first = await reader.readexactly(1)
     length = 0
@@ -127,8 +128,8 @@ class Client:
         self.timeout_s = timeout_s
         self.closed = asyncio.Event()
         self.error = None  # why the connection ended, when it did not end by close()
-        self._reader = None  # type: object
-        self._writer = None  # type: object
+        self._reader = None  # type: asyncio.StreamReader | None
+        self._writer = None  # type: asyncio.StreamWriter | None
         self._pid = 0
         self._waiting = {}  # type: dict[int, asyncio.Event]
         self._tasks = []  # type: list
@@ -142,7 +143,8 @@ class Client:
             opening = asyncio.open_connection(host, port, ssl=ssl)
         self._reader, self._writer = await asyncio.wait_for(opening, self.timeout_s)
         await self._send(connect_packet(self.client_id, self.keepalive_s, will_topic, will_payload))
-        kind, _, body = await asyncio.wait_for(read_packet(self._reader), self.timeout_s)
+        reply = read_packet(self._reader)
+        kind, _, body = await asyncio.wait_for(reply, self.timeout_s)  # type: int, int, bytes
         if kind != CONNACK or len(body) != 2:
             raise MQTTError("broker answered CONNECT with packet type %d" % kind)
         if body[1]:
@@ -176,8 +178,11 @@ class Client:
         return self._pid
 
     async def _send(self, data):
-        self._writer.write(data)
-        await self._writer.drain()
+        writer = self._writer
+        if writer is None:
+            raise MQTTError("not connected")
+        writer.write(data)
+        await writer.drain()
 
     async def _acknowledged(self, pid, data):
         if self.closed.is_set():
@@ -196,9 +201,12 @@ class Client:
             raise MQTTError(self.error)
 
     async def _receive(self):
+        reader = self._reader
+        if reader is None:
+            return
         try:
             while True:
-                kind, flags, body = await read_packet(self._reader)
+                kind, flags, body = await read_packet(reader)
                 if kind in (PUBACK, SUBACK) and len(body) >= 2:
                     waiter = self._waiting.get(int.from_bytes(body[:2], "big"))
                     if waiter is not None:

@@ -47,7 +47,7 @@ class Settings:
         probe = data.get("probe_id")
         if not valid_probe_id(probe):
             raise SettingsError("probe_id must be 1..64 of letters, digits, '.', '_', '-'")
-        self.probe_id = probe  # type: str
+        self.probe_id = probe
         self.board = _pick(data, "board", str)  # type: str
         self.state_dir = _pick(data, "state_dir", str, default="/qiyas")  # type: str
         self.key_file = _pick(data, "key_file", str, default="/probe.key")  # type: str

@@ -57,8 +57,13 @@ class PtyPort:
         except BlockingIOError:
             pass
         loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-        loop.add_reader(self.fd, lambda: ready.done() or ready.set_result(None))
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(self.fd, readable)
         try:
             await asyncio.wait_for(ready, timeout_s)
         except TimeoutError:
