@@ -17,7 +17,7 @@ import serial
 import serial_asyncio_fast
 
 from agent.core import dialects
-from agent.core.at import ATSession
+from agent.core.at import ATSession, Timeout
 from agent.core.radio import Poller, new_snapshot
 
 log = logging.getLogger("qiyas.modem")
@@ -128,6 +128,7 @@ class ModemDriver:
         if self._writer is None:
             await self._open(wait_s=0.0)
             await self._resync(self._clock() + RESYNC_TIMEOUT_S * RESYNC_TRIES)
+        await self._settle()
         if self.identity is None:
             await self._identify()
         assert self.identity is not None
@@ -180,6 +181,9 @@ class ModemDriver:
         """Walk a plan: write what the poller says, feed it what the modem says, until done."""
         poller = Poller(self.session, steps, snapshot, self.settings.command_timeout_s, not resync)
         self.last_poll = poller
+        # If this is cancelled (the supervisor's timeout) with a command in flight, its answer
+        # is still coming: the session keeps the command, and the next poll waits it out
+        # (`_settle`) rather than take that answer for its own first command.
         self._write(poller.start(self._clock()))
         while not poller.done:
             deadline = self.session.deadline
@@ -188,6 +192,17 @@ class ModemDriver:
             now = self._clock()
             self._write(poller.receive(data, now) if data else poller.tick(now))
         return poller
+
+    async def _settle(self) -> None:
+        """Wait out the command a cancelled poll left in flight: its answer, or its timeout."""
+        while self.session.busy:
+            deadline = self.session.deadline
+            assert deadline is not None
+            data = await self._read(max(0.0, deadline - self._clock()))
+            now = self._clock()
+            for event in self.session.receive(data, now) if data else self.session.tick(now):
+                if isinstance(event, Timeout):
+                    raise PollFailed(f"no answer to {event.command}")
 
     async def _resync(self, deadline: float) -> None:
         """Send `AT` until the modem answers OK or the deadline passes (it may be booting)."""

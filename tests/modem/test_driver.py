@@ -110,11 +110,18 @@ async def test_weak_signal(emulator: StartEmulator, dialect: str) -> None:
     assert cell["rsrq_db"] is not None and cell["rsrq_db"] <= -15
 
 
-@pytest.mark.parametrize("name", ["echo-on", "urc-flood", "garbage", "slow"])
-async def test_line_faults_do_not_change_the_reading(emulator: StartEmulator, name: str) -> None:
-    healthy = await emulator("quectel")
+LINE_FAULTS = [(d, n) for d in models() for n in ("echo-on", "urc-flood", "garbage")]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "name"), [*LINE_FAULTS, ("quectel", "slow"), ("sierra", "slow")]
+)
+async def test_line_faults_do_not_change_the_reading(
+    emulator: StartEmulator, dialect: str, name: str
+) -> None:
+    healthy = await emulator(dialect)
     expected, _ = await _poll(healthy.port)
-    faulty = await emulator("quectel", name)
+    faulty = await emulator(dialect, name)
     snapshot, drv = await _poll(faulty.port)
     assert snapshot == expected
     assert drv.take_recoveries() == []
@@ -122,9 +129,24 @@ async def test_line_faults_do_not_change_the_reading(emulator: StartEmulator, na
         # 30 per answer; a "+CEREG: 1" inside the answer to AT+CEREG? carries that command's
         # prefix, so it is read as part of the answer (and ignored by its parser)
         assert drv.last_poll is not None
-        assert 30 * (len(dialects.plan("quectel")) - 1) <= drv.last_poll.urc_count
+        assert 30 * (len(dialects.plan(dialect)) - 1) <= drv.last_poll.urc_count
     if name == "garbage":
-        assert drv.session.noise_lines >= len(dialects.plan("quectel"))
+        assert drv.session.noise_lines >= len(dialects.plan(dialect))
+
+
+async def test_a_poll_cancelled_mid_command_leaves_the_driver_usable(
+    emulator: StartEmulator,
+) -> None:
+    emu = await emulator("quectel", "slow")  # 150 ms an answer: cancel in the middle of one
+    drv = _driver(emu.port)
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(drv.poll(), 0.5)
+        assert drv.session.busy  # the cancelled command's answer is still on its way ...
+        snapshot = await drv.poll()  # ... and this poll waits it out before its own first command
+    finally:
+        await drv.aclose()
+    assert snapshot["serving_cell"]["band"] == "n78" and snapshot["dialect"] == "quectel"
 
 
 async def test_a_modem_that_reboots_mid_poll_is_read_again(emulator: StartEmulator) -> None:
