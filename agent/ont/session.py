@@ -79,6 +79,7 @@ class Runner:
         self._outstanding: Message | None = None
         self._wire = b""
         self._tries = 0
+        self._dropped_before = 0
         self._awaiting_test_result = False
         self.deadline: float | None = None
         self.done = False
@@ -137,9 +138,11 @@ class Runner:
         if self._awaiting_test_result:
             return self._fail(f"no test result for ME {out.me_class}/{out.me_instance}")
         if self._tries > self.retries:
+            unusable = self.stats.dropped - self._dropped_before
+            why = f"; {unusable} unusable answer(s), the last: {self.drops[-1]}" if unusable else ""
             return self._fail(
                 f"the ONT did not answer {MT(out.mt).name} of ME {out.me_class}/{out.me_instance}"
-                f" after {self._tries} tries of {self.timeout_s:g} s"
+                f" after {self._tries} tries of {self.timeout_s:g} s{why}"
             )
         return self._transmit(now)
 
@@ -164,6 +167,7 @@ class Runner:
         )  # fmt: skip
         self._wire = frames.encode(self._outstanding, ik=self.ik, upstream=False)
         self._tries = 0
+        self._dropped_before = self.stats.dropped
         return self._transmit(now)
 
     def _transmit(self, now: float) -> list[bytes]:

@@ -1,7 +1,9 @@
 """The `optical` source: poll the ONT over OMCI, keep the link's optical context, report levels.
 
 The board profile's `[ont]` names the transport; the agent config's `[ont]` may override it and
-set `timeout_s`, `retries` and `extended`. Each measurement is one full poll (procedures.poll).
+set `timeout_s`, `retries`, `extended` and `session_key` (32 hex digits: the OMCI session key the
+extended messages' MIC is derived from; without it, the lab key of the emulator).
+Each measurement is one full poll (procedures.poll).
 FEC counts are reported as what was corrected / uncorrectable since the previous record, so the
 first record after a start has none (unknown, not 0).
 """
@@ -12,7 +14,7 @@ from typing import Any
 
 from agent.boards import Board
 from agent.config import AgentConfig, ConfigError
-from agent.ont import messages, procedures
+from agent.ont import frames, messages, procedures
 from agent.ont.driver import poll_ont
 from agent.ont.entities import ANI_G, ANI_G_ALARMS
 from agent.ont.transport import TransportError, parse_url
@@ -46,11 +48,19 @@ def fec_since(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[
 
 
 class OpticalSource:
-    def __init__(self, transport: str, timeout_s: float, retries: int, extended: bool) -> None:
+    def __init__(
+        self,
+        transport: str,
+        timeout_s: float,
+        retries: int,
+        extended: bool,
+        session_key: bytes = frames.LAB_SESSION_KEY,
+    ) -> None:
         self.transport = transport
         self.timeout_s = timeout_s
         self.retries = retries
         self.extended = extended
+        self.session_key = session_key
         self._last_fec: dict[str, Any] | None = None
 
     async def measure(self, link: LinkState) -> list[Measurement]:
@@ -60,6 +70,7 @@ class OpticalSource:
                 timeout_s=self.timeout_s,
                 retries=self.retries,
                 extended=self.extended,
+                session_key=self.session_key,
             )
         except Exception:
             link.optical = None  # an old level must not pass for the current one
@@ -116,4 +127,11 @@ def make(config: AgentConfig, board: Board) -> OpticalSource:
     extended = ont.get("extended", False)
     if not isinstance(extended, bool):
         raise ConfigError(f"{where}: extended must be true or false")
-    return OpticalSource(transport, float(timeout_s), retries, extended)
+    key = ont.get("session_key", frames.LAB_SESSION_KEY.hex())
+    try:
+        session_key = bytes.fromhex(key) if isinstance(key, str) else b""
+    except ValueError:
+        session_key = b""
+    if len(session_key) != 16:
+        raise ConfigError(f"{where}: session_key must be 32 hex digits")
+    return OpticalSource(transport, float(timeout_s), retries, extended, session_key)

@@ -67,6 +67,20 @@ def test_timeouts_retransmit_with_the_same_tci_then_give_up() -> None:
     assert runner.stats.sent == 3 and runner.stats.retransmitted == 2
 
 
+def test_a_timeout_names_the_unusable_answers_it_got() -> None:
+    runner = Runner(one_get(), timeout_s=0.5, retries=0)
+    out = runner.start(0.0)
+    good = answer(out[0], messages.build_get_response(0, 0x8000, b"QIYS", extended=False))
+    runner.receive(good[:-1] + bytes([good[-1] ^ 0xFF]), 0.1)
+    runner.poll(0.5)
+    assert runner.error is not None
+    assert runner.error.startswith("the ONT did not answer GET of ME 256/0 after 1 tries of 0.5 s")
+    assert runner.error.endswith("; 1 unusable answer(s), the last: baseline CRC is " + (
+        f"{int.from_bytes(good[-4:], 'big') ^ 0xFF:#010x}, computed "
+        f"{int.from_bytes(good[-4:], 'big'):#010x}"
+    ))  # fmt: skip
+
+
 def test_refused_get_fails_with_the_result_named() -> None:
     runner = Runner(one_get())
     out = runner.start(0.0)

@@ -38,6 +38,7 @@ def test_the_agent_config_overrides_the_board_transport() -> None:
         ('[ont]\ntransport = "serial:/dev/ttyS0"\n', "expected udp://HOST:PORT or eth:IFACE"),
         ('[ont]\ntransport = "eth:pon0"\ntimeout_s = 0\n', "timeout_s must be 0.05..30"),
         ('[ont]\ntransport = "eth:pon0"\nretries = "3"\n', "retries must be an integer"),
+        ('[ont]\ntransport = "eth:pon0"\nsession_key = "00ff"\n', "session_key must be 32 hex"),
     ],
 )
 def test_bad_ont_settings_name_the_key(extra: str, message: str) -> None:
@@ -113,3 +114,20 @@ def test_fec_counts_since_the_previous_reading() -> None:
         "fec_corrected_codewords": 7,
         "fec_uncorrectable_codewords": 1,
     }
+
+
+async def test_a_wrong_session_key_is_named_in_the_failure() -> None:
+    server = OntServer(Emulator())  # the emulator uses the lab key
+    url = await server.start("udp://127.0.0.1:0")
+    config = (
+        f'[ont]\ntransport = "{url}"\nextended = true\nsession_key = "{"ab" * 16}"\n'
+        "timeout_s = 0.1\nretries = 0\n"
+    )
+    source = make(parse(CONFIG + config), board(None))
+    try:
+        with pytest.raises(OmciError, match="did not answer GET of ME 256/0"):
+            await source.measure(LinkState())
+    finally:
+        server.close()
+    # the MIB upload (baseline) went through; the first extended Get failed the ONT's MIC check
+    assert server.emulator.rejected == 1
