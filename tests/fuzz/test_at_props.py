@@ -3,8 +3,10 @@ unbounded growth, and whatever comes out still makes a valid record."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pycddl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +17,7 @@ from agent.core.radio import Poller, link_context, new_snapshot, record_values
 from hil.modem import scenario
 from hil.modem.emulator import MAX_COMMAND, ModemEmulator
 
+SCHEMA = pycddl.Schema((Path(__file__).resolve().parents[2] / "agent/core/record.cddl").read_text())
 MAX_LINE = 64
 MAX_LINES = 8
 
@@ -164,8 +167,9 @@ def test_parsers_take_any_lines_and_leave_a_valid_record(
     for cell in (snapshot["serving_cell"], snapshot["nr"] or {}):
         for key, value in cell.items():
             assert value is None or isinstance(value, (int, float, str)), (key, value)
-    # what parsers produce is always a recordable radio record and link context
-    record.encode(
+    # what parsers produce is always a recordable radio record, valid against the schema
+    snapshot["dialect"] = "generic"
+    payload = record.encode(
         "p1",
         1,
         1,
@@ -176,6 +180,7 @@ def test_parsers_take_any_lines_and_leave_a_valid_record(
         {"agent": "a", "board": "b", "firmware": "f"},
         {"radio": link_context(snapshot)},
     )
+    SCHEMA.validate_cbor(payload)
 
 
 @settings(max_examples=300, deadline=None)
