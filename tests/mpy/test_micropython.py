@@ -1,4 +1,5 @@
-"""Every tests/core/test_*.py module, run again under real MicroPython (the wasm port in Node.js).
+"""Every tests/core/test_*.py module (and the firmware's portable tests), run again under real
+MicroPython (the wasm port in Node.js).
 
 pytest runs the same modules under CPython; here each module is one test case whose failure
 lists the MicroPython tests that failed, with their tracebacks.
@@ -10,13 +11,17 @@ from pathlib import Path
 
 import pytest
 
-CORE_DIR = Path(__file__).resolve().parent.parent / "core"
-CORE_TESTS = sorted(p.name for p in CORE_DIR.glob("test_*.py"))
+TESTS = Path(__file__).resolve().parent.parent
+# (test folder, run.mjs options): agent/core's tests, and the firmware's portable modules' tests.
+SUITES = {"tests/core": (), "tests/firmware/portable": ("--lib", "firmware")}
+MODULES = [
+    (folder, p.name) for folder in SUITES for p in sorted((TESTS.parent / folder).glob("test_*.py"))
+]
 
 
-@pytest.mark.parametrize("module", CORE_TESTS)
-def test_core_module_under_micropython(module: str, micropython) -> None:
-    run = micropython(f"tests/core/{module}")
+@pytest.mark.parametrize(("folder", "module"), MODULES)
+def test_module_under_micropython(folder: str, module: str, micropython) -> None:
+    run = micropython("--tests", folder, *SUITES[folder], module)
     counts = run.summary()
     assert counts is not None, f"MicroPython did not finish:\n{run.stdout}\n{run.stderr}"
     passed, failed = counts
