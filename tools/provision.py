@@ -35,7 +35,8 @@ REGIONS: dict[str, str] = {
     "MA-12": "Dakhla-Oued Ed-Dahab",
 }
 OPERATORS = ("maroc-telecom", "orange", "inwi")
-TECHNOLOGIES = ("5g-fwa", "4g-fwa", "ftth")
+# The codes collector/regions.py aggregates by.
+TECHNOLOGIES = ("5G-FWA", "4G", "FTTH")
 
 # Default schedule (seconds). The access link is polled often and cheaply; the measurements that
 # load the household's line run rarely.
@@ -51,7 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", default="generic-linux", help="board profile (boards/NAME.toml)")
     parser.add_argument("--probe-id", help="this probe's id, e.g. ma-06-cas-0042")
     parser.add_argument("--operator", choices=OPERATORS, help="the household's access operator")
-    parser.add_argument("--technology", choices=TECHNOLOGIES, help="access technology")
+    parser.add_argument(
+        "--technology", type=str.upper, choices=TECHNOLOGIES, help="access technology"
+    )
     parser.add_argument("--region", help="region code MA-01..MA-12 (or its name)")
     parser.add_argument("--broker", help="mqtts://HOST[:PORT] of the national broker")
     parser.add_argument("--ca", type=Path, help="CA certificate of the broker (PEM)")
@@ -104,7 +107,9 @@ def _ask(args: argparse.Namespace) -> None:
     if args.operator is None:
         args.operator = Prompt.ask("Operator", choices=list(OPERATORS), console=console)
     if args.technology is None:
-        args.technology = Prompt.ask("Technology", choices=list(TECHNOLOGIES), console=console)
+        args.technology = Prompt.ask(
+            "Technology", choices=list(TECHNOLOGIES), console=console
+        ).upper()
     if args.region is None:
         for code, name in REGIONS.items():
             console.print(f"  {code}  {name}")

@@ -86,7 +86,7 @@ def test_bundle_config_and_key(tmp_path: Path) -> None:
     config, bundle = provision(tmp_path, "mqtt://127.0.0.1:1883", None, "--server", "srv.ma:8620")
     assert set(bundle) == BUNDLE_KEYS
     assert bundle["probe"] == PROBE and bundle["region"] == "MA-06"
-    assert bundle["board"] == "openwrt-5g-cpe" and bundle["technology"] == "5g-fwa"
+    assert bundle["board"] == "openwrt-5g-cpe" and bundle["technology"] == "5G-FWA"
     key_path = tmp_path / "state" / "probe.key"
     key = load_or_create(key_path)
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
