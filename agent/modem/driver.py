@@ -144,17 +144,17 @@ class ModemDriver:
         return snapshot
 
     async def _identify(self) -> None:
-        snapshot = new_snapshot()
-        for _ in range(2):
+        for attempt in (1, 2):
+            snapshot = new_snapshot()
             poller = await self._run(dialects.IDENTIFY, snapshot)
             if poller.failed:
                 raise PollFailed(poller.failed)
             if snapshot["manufacturer"] and snapshot["model"]:
                 break
-            # an empty answer is most likely the late OK of a command that timed out before
-            # the resync: by now the line is quiet, so ask once more
-            log.info("modem: identification came back empty; asking again")
-            snapshot = new_snapshot()
+            if attempt == 1:
+                # an empty answer is most likely the late OK of a command that timed out before
+                # the resync: by now the line is quiet, so ask once more
+                log.info("modem: identification came back incomplete; asking again")
         configured = self.settings.dialect
         name = (
             configured

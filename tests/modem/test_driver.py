@@ -62,6 +62,17 @@ async def test_healthy_modem_of_every_dialect(emulator: StartEmulator, dialect: 
     assert "869710030002905" not in repr(snapshot)  # no IMEI in a poll
 
 
+async def test_a_modem_without_cgmi_is_still_identified_by_its_model(
+    emulator: StartEmulator,
+) -> None:
+    emu = await emulator("quectel")
+    emu.scenario.responses["AT+CGMI"] = "ERROR"
+    snapshot, drv = await _poll(emu.port)
+    assert snapshot["manufacturer"] is None  # unknown, not guessed
+    assert (snapshot["model"], snapshot["dialect"]) == ("RM520N-GL", "quectel")
+    assert emu.answered > 0 and drv.identity is not None
+
+
 async def test_the_board_can_name_the_dialect(emulator: StartEmulator) -> None:
     emu = await emulator("quectel")
     snapshot, _ = await _poll(emu.port, dialect="generic")
