@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.core import acks, record, topics
+from collector import metrics
+from collector.replay import SeqWindow
 from collector.store import QuarantineRow, RecordRow, Store
 from collector.verify import KeyLookup, Rejected, Verified, check_message
 
@@ -81,9 +83,15 @@ def _check(topic: str, raw: bytes, lookup: KeyLookup, now_ms: int) -> Verified |
 
 
 def process(
-    store: Store, lookup: KeyLookup, messages: Sequence[tuple[str, bytes]], now_ms: int
+    store: Store,
+    lookup: KeyLookup,
+    messages: Sequence[tuple[str, bytes]],
+    now_ms: int,
+    window: SeqWindow | None = None,
 ) -> Outcome:
     """Verify, store (one transaction) and decide the acknowledgements for messages.
+
+    window: flags records whose seq is far outside the replay window (None: no flags).
 
     Raises only if the store fails, in which case nothing was committed and nothing is acked.
     """
@@ -106,6 +114,8 @@ def process(
                     received_at_ms=now_ms,
                     record=rec,
                     raw=raw,
+                    metrics=metrics.extract(rec["kind"], rec["values"]),
+                    flag=window.flag(rec["probe"], rec["epoch"], rec["seq"]) if window else None,
                 )
             )
         else:

@@ -1,4 +1,4 @@
-"""`qiyas collector run | keys add | keys list | quarantine | export`."""
+"""`qiyas collector run | keys … | probes … | apikey add | quarantine | export`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     run = sub.add_parser("run", help="ingest records from the broker until stopped")
     run.add_argument("--broker", required=True, help="mqtt://HOST:PORT or mqtts://HOST:PORT")
-    _db_arg(run)
+    db_arg(run)
     run.add_argument(
         "--client-id",
         default=f"qiyas-collector-{socket.gethostname()}",
@@ -30,24 +30,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--batch-size", type=int, default=256, help="records per commit (max)")
     run.add_argument("--no-feed", action="store_true", help="do not publish the live feed")
 
-    keys = sub.add_parser("keys", help="the probe key registry")
-    keys_sub = keys.add_subparsers(dest="keys_action", required=True, metavar="ACTION")
-    add = keys_sub.add_parser("add", help="register a probe's public key")
-    _db_arg(add)
-    add.add_argument("--probe", help="probe id")
-    add.add_argument("--public-key", help="raw Ed25519 public key, 64 hex digits")
-    add.add_argument("--bundle", type=Path, help="provisioning bundle (JSON) from qiyas provision")
-    add.add_argument("--json", action="store_true", help="print the registered key as JSON")
-    listing = keys_sub.add_parser("list", help="list registered keys")
-    _db_arg(listing)
-    listing.add_argument("--json", action="store_true", help="print JSON")
+    from collector import registry_cli
+
+    registry_cli.configure(sub)
 
     quarantine = sub.add_parser("quarantine", help="list quarantined messages with their reason")
-    _db_arg(quarantine)
+    db_arg(quarantine)
     quarantine.add_argument("--json", action="store_true", help="print JSON")
 
     export = sub.add_parser("export", help="export stored records (open data)")
-    _db_arg(export)
+    db_arg(export)
     export.add_argument("--format", required=True, choices=["cose", "jsonl", "csv"])
     export.add_argument("--out", required=True, help="output file, or - for standard output")
     export.add_argument("--since", help="records measured at or after T (ISO 8601 or ms)")
@@ -58,7 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     broker_config.add_parser(sub)
 
 
-def _db_arg(parser: argparse.ArgumentParser) -> None:
+def db_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", required=True, help="SQLite file path or postgresql://… URL of the store"
     )
@@ -69,8 +61,10 @@ def run(args: argparse.Namespace) -> int:
         from collector.run_cli import run_collector
 
         return run_collector(args)
-    if args.action == "keys":
-        return _keys_add(args) if args.keys_action == "add" else _keys_list(args)
+    if args.action in ("keys", "probes", "apikey"):
+        from collector import registry_cli
+
+        return registry_cli.run(args)
     if args.action == "quarantine":
         return _quarantine(args)
     if args.action == "broker-config":
@@ -95,7 +89,7 @@ def print_json(doc: object) -> None:
     sys.stdout.write("\n")
 
 
-def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -105,60 +99,6 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         table.add_row(*row)
     Console(stderr=True).print(table)
-
-
-def _keys_add(args: argparse.Namespace) -> int:
-    from collector import registry
-
-    if args.bundle is not None:
-        if args.probe or args.public_key:
-            raise UsageError("give either --bundle or --probe with --public-key, not both")
-        try:
-            bundle = registry.load_bundle(args.bundle)
-        except registry.RegistryError as exc:
-            raise UsageError(str(exc)) from None
-        probe, public_key = bundle.probe, bundle.public_key
-    else:
-        if not args.probe or not args.public_key:
-            raise UsageError("keys add needs --bundle FILE, or --probe ID and --public-key HEX")
-        try:
-            public_key = bytes.fromhex(args.public_key)
-        except ValueError:
-            raise UsageError("--public-key is not valid hex") from None
-        probe = args.probe
-    with open_store_or_fail(args.db) as store:
-        try:
-            row = registry.add_key(store, probe, public_key)
-        except registry.RegistryError as exc:
-            raise UsageError(str(exc)) from None
-    doc = {"probe": row.probe, "kid": row.kid.hex(), "public_key": row.public_key.hex()}
-    if args.json:
-        print_json(doc)
-    else:
-        _table("registered", ["probe", "kid", "public key"], [list(doc.values())])
-    return 0
-
-
-def _keys_list(args: argparse.Namespace) -> int:
-    from collector.batch import iso_ms
-
-    with open_store_or_fail(args.db) as store:
-        keys = store.keys()
-    docs = [
-        {
-            "probe": k.probe,
-            "kid": k.kid.hex(),
-            "public_key": k.public_key.hex(),
-            "revoked_at": iso_ms(k.revoked_at_ms) if k.revoked_at_ms is not None else None,
-        }
-        for k in keys
-    ]
-    if args.json:
-        print_json(docs)
-    else:
-        rows = [[d["probe"], d["kid"], d["public_key"], d["revoked_at"] or ""] for d in docs]
-        _table(f"{len(docs)} probe keys", ["probe", "kid", "public key", "revoked"], rows)
-    return 0
 
 
 def _quarantine(args: argparse.Namespace) -> int:
@@ -180,7 +120,7 @@ def _quarantine(args: argparse.Namespace) -> int:
         print_json(docs)
     else:
         table_rows = [[d["received_at"], d["topic"], d["reason"]] for d in docs]
-        _table(f"{len(docs)} quarantined", ["received", "topic", "reason"], table_rows)
+        table(f"{len(docs)} quarantined", ["received", "topic", "reason"], table_rows)
     return 0
 
 

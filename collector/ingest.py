@@ -19,6 +19,7 @@ from agent.core import topics
 from collector import batch
 from collector.broker import Broker
 from collector.registry import KeyCache
+from collector.replay import SeqWindow
 from collector.store import Store, now_ms
 
 log = logging.getLogger("qiyas.collector")
@@ -59,6 +60,7 @@ class Collector:
         self.batch_window_s = batch_window_s
         self.feed = feed
         self.lookup = KeyCache(store)
+        self.window = SeqWindow(store.highest_seq)
         self.stats = Stats()
         self.subscribed = asyncio.Event()
         self._subscriptions = asyncio.Condition()
@@ -152,7 +154,7 @@ class Collector:
         items = [(m.topic.value, _payload_bytes(m.payload)) for m in messages]
         try:
             outcome = await asyncio.to_thread(
-                batch.process, self.store, self.lookup, items, now_ms()
+                batch.process, self.store, self.lookup, items, now_ms(), self.window
             )
         except Exception:
             # Nothing committed, nothing acked: the probes resend these from their outboxes.

@@ -7,14 +7,17 @@ keys (rotation); each key belongs to exactly one probe.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from agent.core import keyid, record
-from collector.store import KeyRow, Store
+from collector.regions import REGIONS, TECHNOLOGIES
+from collector.store import KeyRow, ProbeRow, Store, now_ms
 
 
 class RegistryError(ValueError):
@@ -47,6 +50,62 @@ def add_key(
         not_after_ms=not_after_ms,
     )
     store.insert_key(row)
+    return row
+
+
+def rotate_key(store: Store, probe: str, public_key: bytes, at_ms: int | None = None) -> KeyRow:
+    """Register a new key for probe, valid from at_ms (default now); the probe's current keys
+    stop being valid for records measured from then on."""
+    at = now_ms() if at_ms is None else at_ms
+    current = [
+        k for k in store.probe_keys(probe) if k.not_after_ms is None and k.revoked_at_ms is None
+    ]
+    if not current:
+        raise RegistryError(f"probe {probe} has no current key to rotate from; use keys add")
+    new = add_key(store, probe, public_key, not_before_ms=at)
+    for old in current:
+        if old.kid != new.kid:
+            store.set_key_validity(old.kid, old.not_before_ms, at, old.revoked_at_ms)
+    return new
+
+
+def revoke_key(store: Store, kid: bytes, at_ms: int | None = None) -> KeyRow:
+    """Revoke a key: records signed with it that arrive from at_ms on are quarantined."""
+    key = store.key(kid)
+    if key is None:
+        raise RegistryError(f"no key with kid {kid.hex()} is registered")
+    at = now_ms() if at_ms is None else at_ms
+    store.set_key_validity(kid, key.not_before_ms, key.not_after_ms, at)
+    return dataclasses.replace(key, revoked_at_ms=at)
+
+
+def set_probe(store: Store, row: ProbeRow) -> ProbeRow:
+    """Record (or update) what is known of a probe; checks region, technology and date."""
+    if not record.valid_probe_id(row.probe):
+        raise RegistryError(
+            f"probe id {row.probe!r} is not 1..64 of letters, digits, '.', '_', '-'"
+        )
+    if row.technology is not None and row.technology not in TECHNOLOGIES:
+        raise RegistryError(
+            f"technology {row.technology!r} is not one of {', '.join(TECHNOLOGIES)}"
+        )
+    if row.region is not None and row.region not in REGIONS:
+        raise RegistryError(f"region {row.region!r} is not one of MA-01 … MA-12")
+    if row.consent_date is not None:
+        try:
+            date.fromisoformat(row.consent_date)
+        except ValueError:
+            raise RegistryError(f"consent date {row.consent_date!r} is not YYYY-MM-DD") from None
+    for name in ("operator", "commune", "board", "firmware"):
+        value = getattr(row, name)
+        if value is not None and (not isinstance(value, str) or len(value) > 128):
+            raise RegistryError(f"{name} must be a text of at most 128 characters")
+    existing = store.probe(row.probe)
+    if existing is not None:
+        # Fields not given keep their value: updating the operator does not erase the region.
+        given = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
+        row = dataclasses.replace(existing, **{k: v for k, v in given.items() if v is not None})
+    store.upsert_probe(row)
     return row
 
 

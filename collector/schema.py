@@ -11,6 +11,9 @@ index and to compare.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 TYPES: dict[str, dict[str, str]] = {
     "sqlite": {
         "pk": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -18,6 +21,7 @@ TYPES: dict[str, dict[str, str]] = {
         "blob": "BLOB",
         "json": "TEXT",
         "bool": "INTEGER",
+        "float": "REAL",
     },
     "postgres": {
         "pk": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
@@ -25,10 +29,19 @@ TYPES: dict[str, dict[str, str]] = {
         "blob": "BYTEA",
         "json": "JSONB",
         "bool": "BOOLEAN",
+        "float": "DOUBLE PRECISION",
     },
 }
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+# A step is SQL, or a function given the Store for what SQL cannot say the same way in both engines.
+Step = str | Callable[[Any], None]
+
+
+def _backfill_metrics(store: Any) -> None:
+    store.backfill_metrics()
+
+
+MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (
         1,
         "records, quarantine and probe keys",
@@ -71,9 +84,44 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX probe_keys_probe ON probe_keys (probe)",
         ],
     ),
+    (
+        2,
+        "probe metadata, API keys, headline metric columns, replay flags",
+        [
+            """CREATE TABLE probes (
+                probe TEXT PRIMARY KEY,
+                operator TEXT,
+                technology TEXT,
+                region TEXT,
+                commune TEXT,
+                consent_date TEXT,
+                board TEXT,
+                firmware TEXT,
+                updated_at_ms {bigint} NOT NULL
+            )""",
+            # Only a hash of each API key is kept: a leaked database leaks no usable key.
+            """CREATE TABLE api_keys (
+                key_hash {blob} PRIMARY KEY,
+                name TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                created_at_ms {bigint} NOT NULL,
+                revoked_at_ms {bigint}
+            )""",
+            # Why a verified record looks wrong (e.g. a seq far outside the replay window).
+            "ALTER TABLE records ADD COLUMN flag TEXT",
+            "ALTER TABLE records ADD COLUMN down_mbps {float}",
+            "ALTER TABLE records ADD COLUMN up_mbps {float}",
+            "ALTER TABLE records ADD COLUMN rtt_ms {float}",
+            "ALTER TABLE records ADD COLUMN loaded_rtt_ms_down {float}",
+            "ALTER TABLE records ADD COLUMN loaded_rtt_ms_up {float}",
+            "CREATE INDEX records_probe_time ON records (probe, time_ms)",
+            _backfill_metrics,
+        ],
+    ),
 ]
 
 
-def statements(dialect: str, migration: list[str]) -> list[str]:
+def prepared(dialect: str, migration: list[Step]) -> list[Step]:
+    """The migration's steps with the engine's column types filled in."""
     types = TYPES[dialect]
-    return [sql.format(**types) for sql in migration]
+    return [step.format(**types) if isinstance(step, str) else step for step in migration]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector import schema
+from collector import metrics, schema
 
 # Rows per INSERT statement: well under SQLite's 32766 bound on parameters (10 per row).
 _INSERT_CHUNK = 500
@@ -48,6 +48,8 @@ class RecordRow:
     received_at_ms: int
     record: dict[str, Any]
     raw: bytes
+    metrics: dict[str, float] = field(default_factory=dict)  # see collector.metrics
+    flag: str | None = None  # why this verified record looks wrong, if it does
     id: int = 0
 
 
@@ -72,7 +74,13 @@ class KeyRow:
     added_at_ms: int = field(default_factory=now_ms)
 
 
-_RECORD_COLS = "probe, epoch, seq, kid, kind, time_ms, synced, received_at_ms, record, raw"
+_RECORD_COLS = (
+    "probe, epoch, seq, kid, kind, time_ms, synced, received_at_ms, record, raw, flag, "
+    + (", ".join(metrics.NAMES))
+)
+_PROBE_COLS = (
+    "probe, operator, technology, region, commune, consent_date, board, firmware, updated_at_ms"
+)
 _QUARANTINE_COLS = "topic, probe, reason, received_at_ms, raw"
 _KEY_COLS = "probe, kid, public_key, not_before_ms, not_after_ms, revoked_at_ms, added_at_ms"
 
@@ -166,6 +174,7 @@ def open_store(url: str) -> Store:
 
 def _record_from_row(row: Sequence[Any]) -> RecordRow:
     record = row[9] if isinstance(row[9], dict) else json.loads(row[9])
+    metric_values = row[12 : 12 + len(metrics.NAMES)]
     return RecordRow(
         probe=row[1],
         epoch=row[2],
@@ -177,8 +186,25 @@ def _record_from_row(row: Sequence[Any]) -> RecordRow:
         received_at_ms=row[8],
         record=record,
         raw=bytes(row[10]),
+        flag=row[11],
+        metrics={n: v for n, v in zip(metrics.NAMES, metric_values, strict=True) if v is not None},
         id=row[0],
     )
+
+
+@dataclass(frozen=True)
+class ProbeRow:
+    """What the regulator knows of a probe besides its keys."""
+
+    probe: str
+    operator: str | None = None
+    technology: str | None = None  # a key of collector.regions.TECHNOLOGIES
+    region: str | None = None  # a key of collector.regions.REGIONS
+    commune: str | None = None
+    consent_date: str | None = None  # ISO date the household consented to host it
+    board: str | None = None
+    firmware: str | None = None
+    updated_at_ms: int = field(default_factory=now_ms)
 
 
 class Store:
@@ -204,6 +230,10 @@ class Store:
         rows: list[Any] = self._execute(text, params).fetchall()
         return rows
 
+    def query(self, text: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of a read-only SELECT written with `?` placeholders (for collector.queries)."""
+        return self._query(text, params)
+
     def migrate(self) -> list[int]:
         """Apply the migrations this database lacks; returns the versions applied."""
         applied: list[int] = []
@@ -218,8 +248,11 @@ class Store:
             for version, description, migration in schema.MIGRATIONS:
                 if version in done:
                     continue
-                for statement in schema.statements(self.dialect, migration):
-                    self._execute(statement)
+                for step in schema.prepared(self.dialect, migration):
+                    if isinstance(step, str):
+                        self._execute(step)
+                    else:
+                        step(self)
                 self._execute(
                     "INSERT INTO schema_migrations (version, description, applied_at_ms)"
                     " VALUES (?, ?, ?)",
@@ -227,6 +260,19 @@ class Store:
                 )
                 applied.append(version)
         return applied
+
+    def backfill_metrics(self) -> None:
+        """Fill the metric columns of stored records from their values (a migration step)."""
+        kinds = sorted({m.kind for m in metrics.METRICS})
+        marks = ", ".join("?" * len(kinds))
+        rows = self._query(f"SELECT id, kind, record FROM records WHERE kind IN ({marks})", kinds)
+        for row_id, kind, rec in rows:
+            found = metrics.extract(
+                kind, (rec if isinstance(rec, dict) else json.loads(rec))["values"]
+            )
+            if found:
+                sets = ", ".join(f"{name} = ?" for name in found)
+                self._execute(f"UPDATE records SET {sets} WHERE id = ?", [*found.values(), row_id])
 
     def schema_version(self) -> int:
         rows = self._query("SELECT MAX(version) FROM schema_migrations")
@@ -261,11 +307,13 @@ class Store:
 
     def _insert_records(self, chunk: Sequence[RecordRow]) -> list[tuple[str, int, int]]:
         json_type = schema.TYPES[self.dialect]["json"]
-        row_sql = f"(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS {json_type}), ?)"
+        metric_marks = ", ?" * len(metrics.NAMES)
+        row_sql = f"(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS {json_type}), ?, ?{metric_marks})"
         params: list[Any] = []
         for r in chunk:
             params += [r.probe, r.epoch, r.seq, r.kid, r.kind, r.time_ms, r.synced]
-            params += [r.received_at_ms, json.dumps(r.record, ensure_ascii=False), r.raw]
+            params += [r.received_at_ms, json.dumps(r.record, ensure_ascii=False), r.raw, r.flag]
+            params += [r.metrics.get(name) for name in metrics.NAMES]
         rows = self._query(
             f"INSERT INTO records ({_RECORD_COLS}) VALUES "
             + ", ".join([row_sql] * len(chunk))
@@ -298,6 +346,14 @@ class Store:
     def count_records(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM records")[0][0])
 
+    def highest_seq(self, probe: str, epoch: int) -> int | None:
+        """The highest seq stored for probe and epoch, not counting flagged records."""
+        rows = self._query(
+            "SELECT MAX(seq) FROM records WHERE probe = ? AND epoch = ? AND flag IS NULL",
+            (probe, epoch),
+        )
+        return None if rows[0][0] is None else int(rows[0][0])
+
     def quarantine(self) -> list[QuarantineRow]:
         rows = self._query(f"SELECT id, {_QUARANTINE_COLS} FROM quarantine ORDER BY id")
         return [
@@ -328,7 +384,7 @@ class Store:
         rows = self._query(f"SELECT {_KEY_COLS} FROM probe_keys WHERE kid = ?", (kid,))
         return _key_from_row(rows[0]) if rows else None
 
-    def keys(self, probe: str | None = None) -> list[KeyRow]:
+    def probe_keys(self, probe: str | None = None) -> list[KeyRow]:
         if probe is None:
             rows = self._query(f"SELECT {_KEY_COLS} FROM probe_keys ORDER BY probe, added_at_ms")
         else:
@@ -351,6 +407,54 @@ class Store:
                 " WHERE kid = ?",
                 (not_before_ms, not_after_ms, revoked_at_ms, kid),
             )
+
+    # --- probe metadata --------------------------------------------------------------------------
+
+    def upsert_probe(self, row: ProbeRow) -> None:
+        values = (
+            row.probe,
+            row.operator,
+            row.technology,
+            row.region,
+            row.commune,
+            row.consent_date,
+            row.board,
+            row.firmware,
+            row.updated_at_ms,
+        )
+        updates = ", ".join(
+            f"{c.strip()} = excluded.{c.strip()}" for c in _PROBE_COLS.split(",")[1:]
+        )
+        with self._engine.transaction():
+            self._execute(
+                f"INSERT INTO probes ({_PROBE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f" ON CONFLICT (probe) DO UPDATE SET {updates}",
+                values,
+            )
+
+    def probes(self) -> list[ProbeRow]:
+        rows = self._query(f"SELECT {_PROBE_COLS} FROM probes ORDER BY probe")
+        return [ProbeRow(*r) for r in rows]
+
+    def probe(self, probe: str) -> ProbeRow | None:
+        rows = self._query(f"SELECT {_PROBE_COLS} FROM probes WHERE probe = ?", (probe,))
+        return ProbeRow(*rows[0]) if rows else None
+
+    # --- API keys ------------------------------------------------------------------------------
+
+    def insert_api_key(self, key_hash: bytes, name: str, scope: str) -> None:
+        with self._engine.transaction():
+            self._execute(
+                "INSERT INTO api_keys (key_hash, name, scope, created_at_ms) VALUES (?, ?, ?, ?)",
+                (key_hash, name, scope, now_ms()),
+            )
+
+    def api_key_scope(self, key_hash: bytes) -> str | None:
+        """The scope of a key that exists and is not revoked, else None."""
+        rows = self._query(
+            "SELECT scope FROM api_keys WHERE key_hash = ? AND revoked_at_ms IS NULL", (key_hash,)
+        )
+        return str(rows[0][0]) if rows else None
 
 
 def _key_from_row(row: Sequence[Any]) -> KeyRow:
