@@ -10,6 +10,7 @@
 //   --tests DIR   folder of test modules, copied to /tests and put on sys.path (default tests/core)
 //   --lib DIR     another repository folder importable under its own name (repeatable); agent/core
 //                 is always there, without agent/__init__.py, which is CPython-only
+//   --bundle DIR  a `qiyas firmware build` bundle: its lib/ becomes /lib, instead of the sources
 //   --heap BYTES  MicroPython heap (default 8 MiB; an ESP32 with PSRAM has ~4 MiB, without ~110 KiB)
 //
 // Output: driver.py's lines (PASS/FAIL/SUMMARY); exit 0 when all passed, 1 on a failure,
@@ -31,7 +32,14 @@ function usage(message) {
 }
 
 function parseArgs(argv) {
-  const opts = { tests: "tests/core", libs: [], heap: 8 * 1024 * 1024, script: null, selectors: [] };
+  const opts = {
+    tests: "tests/core",
+    libs: [],
+    bundle: null,
+    heap: 8 * 1024 * 1024,
+    script: null,
+    selectors: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -41,6 +49,7 @@ function parseArgs(argv) {
     if (arg === "--tests") opts.tests = value();
     else if (arg === "--lib") opts.libs.push(value());
     else if (arg === "--script") opts.script = value();
+    else if (arg === "--bundle") opts.bundle = value();
     else if (arg === "--heap") {
       opts.heap = Number(value());
       if (!Number.isInteger(opts.heap) || opts.heap < 16384) usage("--heap must be bytes >= 16384");
@@ -58,7 +67,7 @@ function copyTree(FS, src, dest) {
     const from = join(src, name);
     const to = `${dest}/${name}`;
     if (statSync(from).isDirectory()) copyTree(FS, from, to);
-    else if (/\.(py|json|txt|bin|cbor)$/.test(name)) FS.writeFile(to, readFileSync(from));
+    else if (/\.(py|mpy|json|txt|bin|cbor|version)$/.test(name)) FS.writeFile(to, readFileSync(from));
   }
 }
 
@@ -80,9 +89,15 @@ const mp = await loadMicroPython({
   stderr: (line) => process.stderr.write(line + "\n"),
 });
 
-mp.FS.mkdirTree("/lib/agent");
-mp.FS.writeFile("/lib/agent/__init__.py", "");
-copyTree(mp.FS, join(repo, "agent", "core"), "/lib/agent/core");
+if (opts.bundle) {
+  const lib = join(resolve(process.cwd(), opts.bundle), "lib");
+  if (!existsSync(lib)) usage(`--bundle ${opts.bundle} has no lib/ folder`);
+  copyTree(mp.FS, lib, "/lib");
+} else {
+  mp.FS.mkdirTree("/lib/agent");
+  mp.FS.writeFile("/lib/agent/__init__.py", "");
+  copyTree(mp.FS, join(repo, "agent", "core"), "/lib/agent/core");
+}
 for (const lib of opts.libs) {
   const src = resolve(repo, lib);
   if (!existsSync(src)) usage(`--lib ${lib} does not exist`);

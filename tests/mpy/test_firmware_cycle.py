@@ -12,6 +12,8 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from agent.core.ed25519 import SigningKey
 from agent.core.keyid import kid_for
 from agent.core.radio import record_values
@@ -21,6 +23,7 @@ from firmware.modem import Modem
 from firmware.platform import host
 from hil.modem.emulator import ModemEmulator
 from hil.modem.scenario import load as load_scenario
+from tools.firmware import build
 
 SCRIPT = Path(__file__).resolve().parent / "firmware_cycle.py"
 PROBE = "esp32-wasm-1"
@@ -66,9 +69,17 @@ async def record_transcript() -> tuple[list[list[str]], dict[str, object]]:
     return port.transcript, snapshot
 
 
+@pytest.mark.parametrize("code", ["sources", "bundle"])
 def test_firmware_cycle_under_micropython_signs_a_record_cpython_verifies(
-    tmp_path: Path, micropython
+    code: str, tmp_path: Path, micropython
 ) -> None:
+    """code: the repository's sources, or the bundle `qiyas firmware build` makes (mpy-cross
+    bytecode, what a board runs)."""
+    if code == "bundle":
+        build("lilygo-t-sim7600", tmp_path / "build")
+        where = ("--bundle", str(tmp_path / "build" / "lilygo-t-sim7600"))
+    else:
+        where = ("--lib", "firmware")
     transcript, snapshot = asyncio.run(record_transcript())
     seed = os.urandom(32)
     settings = {
@@ -82,7 +93,7 @@ def test_firmware_cycle_under_micropython_signs_a_record_cpython_verifies(
     (tmp_path / "cycle_input.json").write_text(
         json.dumps({"seed": seed.hex(), "settings": settings, "transcript": transcript})
     )
-    run = micropython("--script", str(tmp_path / SCRIPT.name), "--lib", "firmware")
+    run = micropython("--script", str(tmp_path / SCRIPT.name), *where)
     assert run.returncode == 0, run.stdout + run.stderr
 
     [record_hex] = run.tagged("RECORD")
@@ -99,5 +110,5 @@ def test_firmware_cycle_under_micropython_signs_a_record_cpython_verifies(
     assert rec["synced"] is False  # the emulator has no network time (AT+CCLK? → ERROR)
     assert json.loads(run.tagged("OUTBOX")[0]) == [[1, 1]]  # committed, waiting for the ack
     heap = json.loads(run.tagged("HEAP")[0])
-    print(f"\nMicroPython firmware cycle: {heap}")
+    print(f"\nMicroPython firmware cycle ({code}): {heap}")
     assert heap["allocated_bytes"] > 0
