@@ -59,6 +59,7 @@ class Agent:
             name: load_factory(name)(config, self.board) for name in names
         }
         self.lost = 0  # records the disk refused
+        self.lost_reported = 0  # of which a `disk-full` status record has told
         # The household's pause (wall clock, kept in the outbox so a restart does not end it).
         self.paused_until = float(self.outbox.meta("paused_until"))
         # Called with (kind, values, time_ms) for each committed record: the status page's history.
@@ -102,6 +103,9 @@ class Agent:
         self.uplink.wake()
         for observe in self.observers:
             observe(kind, values, time_ms)
+        if self.lost > self.lost_reported:  # the disk has room again: tell what it refused
+            lost, self.lost_reported = self.lost - self.lost_reported, self.lost
+            self.commit("status", {"event": "disk-full", "lost": lost})
         dropped = self.outbox.take_dropped()
         if dropped:
             log.warning("outbox full: dropped the %d oldest records", dropped)
@@ -159,11 +163,18 @@ class Agent:
         uplink_stop = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.uplink.run(uplink_stop))
-            for name, interval in self.config.schedule.items():
+            schedules = [
                 tg.create_task(self._schedule(name, interval, stop))
+                for name, interval in self.config.schedule.items()
+            ]
             if self.statuspage is not None:
                 tg.create_task(self.statuspage.serve(stop))
             await stop.wait()
+            # A measurement still running is abandoned, not recorded: its record would be
+            # committed after the drain and wait in the outbox for the next boot.
+            for task in schedules:
+                task.cancel()
+            await asyncio.gather(*schedules, return_exceptions=True)
             await self.drain(DRAIN_ON_STOP_S)
             uplink_stop.set()
         await self.close()

@@ -1,19 +1,22 @@
 """`qiyas demo`: the whole system on this machine — broker, collector, emulated hardware, agents.
 
 Everything is a real process talking over real sockets and PTYs: a private Mosquitto, the
-collector, the measurement server, emulated modems and an emulated ONT, and the agents. What the
-collector verifies and stores is printed as it arrives; at the end the counts are reconciled.
+collector, the measurement server, emulated modems (5G fixed-wireless probes) and emulated ONTs
+(FTTH probes), and the agents. What the collector verifies and stores is printed as it arrives;
+at the end the counts are reconciled against what the agents committed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import subprocess
 import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,17 @@ from tools.cli import UsageError
 console = Console(stderr=True)
 
 FEED = "qiyas/v1/feed/#"
+SCHEDULE = {"health": 10.0, "latency": 6.0, "capacity": 12.0}
+PROBE_SETTINGS = '[probe]\nservers = ["{server}"]\nduration_s = 2\nstreams = 2\nstamp_count = 20\n'
+# What the live feed shows of each kind: the figures a regulator would look at first.
+HEADLINE = {
+    "radio": ("tech", "rsrp_dbm", "sinr_db", "band"),
+    "optical": ("rx_dbm", "tx_dbm", "temperature_c"),
+    "latency": ("rtt_ms_median", "jitter_ms", "loss"),
+    "capacity": ("down_mbps", "up_mbps", "loaded_rtt_ms_median_down"),
+    "health": ("uptime_s", "outbox_depth", "rss_kb"),
+    "status": ("event", "detail"),
+}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +69,14 @@ def run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not happen within {timeout:g}s")
+        time.sleep(0.05)
+
+
 class Demo:
     def __init__(self, workdir: Path, agents: int, stack: ExitStack) -> None:
         self.workdir = workdir
@@ -62,14 +84,14 @@ class Demo:
         self.stack = stack
         self.db = workdir / "collector.db"
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        from hil.fleet import qiyas
+    def _spawn(self, name: str, argv: list[str]) -> Path:
+        """Start `qiyas ARGV` in the background, stopped when the demo ends; returns its log."""
+        from hil.fleet import QiyasProcess
 
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed by the stack
-        self.stack.callback(log.close)
-        proc = subprocess.Popen(qiyas(*argv), stdout=log, stderr=log, start_new_session=True)
-        self.stack.callback(_terminate, proc)
-        return proc
+        log = self.workdir / f"{name}.log"
+        proc = QiyasProcess(argv, log).start()
+        self.stack.callback(proc.stop)
+        return log
 
     def _cli(self, *argv: str) -> str:
         from hil.fleet import qiyas
@@ -79,23 +101,46 @@ class Demo:
             raise RuntimeError(f"qiyas {' '.join(argv)} failed: {done.stderr.strip()}")
         return done.stdout
 
+    def _access_link(self, index: int, probe: str) -> tuple[str, str]:
+        """Emulated access hardware for one probe: (schedule entry, agent config section)."""
+        from hil.mosquitto import free_port
+
+        if index % 2:  # an FTTH home: an ONT answering OMCI over the UDP tunnel
+            port = free_port()
+            log = self._spawn(f"{probe}-ont", ["hil", "ont", "--listen", f"udp://127.0.0.1:{port}"])
+            wait_for(lambda: '"listen"' in log.read_text(), 15, f"the emulated ONT of {probe}")
+            console.print(f"[green]ONT[/] {probe}: emulated ONT on udp://127.0.0.1:{port}")
+            return "optical", f'[ont]\ntransport = "udp://127.0.0.1:{port}"\n'
+        # a 5G fixed-wireless home: a Quectel RM520N on 5G SA behind a PTY
+        link = self.workdir / f"{probe}-modem"
+        self._spawn(f"{probe}-modem", ["hil", "modem", "--dialect", "quectel", "--link", str(link)])
+        wait_for(link.exists, 15, f"the emulated modem of {probe}")
+        console.print(f"[green]modem[/] {probe}: emulated Quectel 5G SA on {link.resolve()}")
+        return "radio", f'[modem]\nport = "{link}"\ndialect = "auto"\n'
+
     def run(self, duration: float) -> dict[str, Any]:
         from agent.keys import load_or_create
         from hil.fleet import AgentProcess, write_agent_config
-        from hil.mosquitto import Mosquitto
+        from hil.mosquitto import Mosquitto, free_port, wait_listening
 
         broker = Mosquitto(self.workdir / "broker")
         broker.start()
         self.stack.callback(broker.stop)
         console.print(f"[green]broker[/] Mosquitto on {broker.url}")
 
+        server = f"127.0.0.1:{free_port()}"
+        self._spawn("server", ["server", "--listen", server, "--max-mbps", "200"])
+        wait_listening(*server.split(":"), timeout=15)  # type: ignore[arg-type]
+        console.print(f"[green]server[/] measurement server on {server}")
+
         probes = [f"ma-demo-{i:04d}" for i in range(1, self.n_agents + 1)]
         configs = []
-        for probe in probes:
+        for index, probe in enumerate(probes):
             home = self.workdir / probe
-            configs.append(
-                write_agent_config(home, probe, broker.url, {"health": 5.0}, board="generic-linux")
-            )
+            link_kind, link_section = self._access_link(index, probe)
+            schedule = {**SCHEDULE, link_kind: 5.0}
+            extra = link_section + PROBE_SETTINGS.format(server=server)
+            configs.append(write_agent_config(home, probe, broker.url, schedule, extra))
             key = load_or_create(home / "state" / "probe.key")
             self._cli(
                 "collector", "keys", "add", "--db", str(self.db),
@@ -122,14 +167,10 @@ class Demo:
             a.stop()
 
         sent = sum(_issued(self.workdir / p / "state" / "outbox.db") for p in probes)
+        wait_for(lambda: sum(self._stored_by_kind().values()) >= sent, 30, "storing every record")
         stored = self._stored_by_kind()
-        deadline = time.monotonic() + 15
-        while sum(stored.values()) < sent and time.monotonic() < deadline:
-            time.sleep(0.2)
-            stored = self._stored_by_kind()
-        quarantined = json.loads(
-            self._cli("collector", "quarantine", "--db", str(self.db), "--json")
-        )
+        db = str(self.db)
+        quarantined = json.loads(self._cli("collector", "quarantine", "--db", db, "--json"))
         return {
             "records_sent": sent,
             "records_stored": sum(stored.values()),
@@ -140,31 +181,18 @@ class Demo:
         }
 
     def _stored_by_kind(self) -> Counter[str]:
-        out = self._cli(
-            "collector", "export", "--db", str(self.db), "--format", "jsonl", "--out", "-"
-        )
+        db = str(self.db)
+        out = self._cli("collector", "export", "--db", db, "--format", "jsonl", "--out", "-")
         return Counter(json.loads(line)["kind"] for line in out.splitlines() if line.strip())
 
 
 def _issued(outbox: Path) -> int:
-    import sqlite3
-
     db = sqlite3.connect(f"file:{outbox}?mode=ro", uri=True)
     try:
         row = db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
     finally:
         db.close()
     return int(row[0]) if row else 0
-
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class FeedPrinter:
@@ -187,10 +215,14 @@ class FeedPrinter:
             return
         with self._lock:
             self.count += 1
-        values = ", ".join(f"{k}={v}" for k, v in list(rec.get("values", {}).items())[:5])
+        kind = rec.get("kind")
+        values = rec.get("values", {})
+        if kind == "radio":  # the radio snapshot nests its levels under the serving cell
+            values = values.get("serving_cell") or {}
+        shown = [f"{k}={values[k]}" for k in HEADLINE.get(kind, ()) if values.get(k) is not None]
         console.print(
-            f"[cyan]✔ verified[/] {rec.get('probe')} #{rec.get('seq')} "
-            f"[bold]{rec.get('kind')}[/] {values}",
+            f"[cyan]✔ verified[/] {rec.get('probe')} #{rec.get('seq'):<4} "
+            f"[bold]{kind:<8}[/] {'  '.join(shown)}",
             highlight=False,
         )
 
