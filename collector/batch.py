@@ -10,21 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from agent.core import acks, record, topics
 from collector import metrics
 from collector.replay import SeqWindow
 from collector.store import QuarantineRow, RecordRow, Store
+from collector.times import iso_ms
 from collector.verify import KeyLookup, Rejected, Verified, check_message
 
 FEED_PREFIX = "qiyas/v1/feed/"
-
-
-def iso_ms(ms: int) -> str:
-    """Milliseconds since 1970 as ISO 8601 UTC, e.g. 2026-11-29T06:40:00.123Z."""
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def feed_topic(kind: str) -> str:

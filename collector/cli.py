@@ -6,7 +6,6 @@ import argparse
 import json
 import socket
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +101,7 @@ def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 
 
 def _quarantine(args: argparse.Namespace) -> int:
-    from collector.batch import iso_ms
+    from collector.times import iso_ms
 
     with open_store_or_fail(args.db) as store:
         rows = store.quarantine()
@@ -125,18 +124,15 @@ def _quarantine(args: argparse.Namespace) -> int:
 
 
 def parse_time_ms(text: str | None, option: str) -> int | None:
-    """--since/--until: integer milliseconds since 1970, or ISO 8601 (UTC unless it says)."""
+    """--since/--until/--at: integer milliseconds since 1970, or ISO 8601 (UTC unless it says)."""
+    from collector import times
+
     if text is None:
         return None
-    if text.lstrip("-").isdigit():
-        return int(text)
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is neither ISO 8601 nor milliseconds") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
+        return times.parse_time_ms(text)
+    except ValueError as exc:
+        raise UsageError(f"{option} {exc}") from None
 
 
 def _export(args: argparse.Namespace) -> int:

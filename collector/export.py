@@ -12,8 +12,9 @@ import json
 from collections.abc import Iterable
 from typing import IO, Any
 
-from collector.batch import feed_item, iso_ms
+from collector.batch import feed_item
 from collector.store import RecordRow
+from collector.times import iso_ms
 
 FORMATS = ("cose", "jsonl", "csv")
 

@@ -7,10 +7,10 @@ import dataclasses
 from typing import Any
 
 from collector import apikeys, registry
-from collector.batch import iso_ms
 from collector.cli import db_arg, open_store_or_fail, parse_time_ms, print_json, table
 from collector.regions import REGIONS, TECHNOLOGIES
 from collector.store import KeyRow, ProbeRow
+from collector.times import iso_ms
 from tools.cli import UsageError
 
 

@@ -118,6 +118,11 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
             _backfill_metrics,
         ],
     ),
+    (
+        3,
+        "index for probe health (last seen)",
+        ["CREATE INDEX records_probe_received ON records (probe, received_at_ms)"],
+    ),
 ]
 
 

@@ -165,10 +165,12 @@ def _engine_for(url: str) -> _Engine:
     return _SQLite(path)
 
 
-def open_store(url: str) -> Store:
-    """Open (and migrate to the current schema) the store named by url."""
+def open_store(url: str, migrate: bool = True) -> Store:
+    """Open the store named by url, migrated to the current schema unless migrate is False
+    (for extra connections of a process that has migrated already)."""
     store = Store(_engine_for(str(url)))
-    store.migrate()
+    if migrate:
+        store.migrate()
     return store
 
 
