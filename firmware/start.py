@@ -1,6 +1,7 @@
 """Start the firmware: settings, probe key, platform, then the app's loop forever."""
 
 import asyncio
+import os
 
 from agent.core.ed25519 import SEED_LEN, SigningKey
 from firmware import platform as platforms
@@ -16,11 +17,18 @@ class StartError(Exception):
 
 def load_key(path):
     # type: (str) -> SigningKey
+    """The probe key at path; made there on first start if there is none, from the chip's
+    hardware random generator (os.urandom), so the key never exists anywhere else."""
     try:
         with open(path, "rb") as f:
             seed = f.read(SEED_LEN + 1)
-    except OSError as exc:
-        raise StartError("cannot read the probe key %s: %s" % (path, exc)) from None
+    except OSError:
+        seed = os.urandom(SEED_LEN)
+        try:
+            with open(path, "wb") as f:
+                f.write(seed)
+        except OSError as exc:
+            raise StartError("cannot create the probe key %s: %s" % (path, exc)) from None
     if len(seed) != SEED_LEN:
         raise StartError("probe key %s must hold a %d-byte seed" % (path, SEED_LEN))
     return SigningKey(seed)

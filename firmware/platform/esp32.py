@@ -162,8 +162,8 @@ def tls_context():
     import ssl  # the broker's CA and the probe's client certificate, provisioned by qiyas flash
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(cafile="/ca.der")
-    ctx.load_cert_chain("/client.der", "/client.key.der")
+    ctx.load_verify_locations(cafile="/ca.pem")
+    ctx.load_cert_chain("/client.pem", "/client.key")
     return ctx
 
 
