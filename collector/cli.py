@@ -37,6 +37,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     db_arg(quarantine)
     quarantine.add_argument("--json", action="store_true", help="print JSON")
 
+    serve = sub.add_parser("serve", help="HTTP API, OpenAPI document and dashboard")
+    db_arg(serve)
+    serve.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT (127.0.0.1:8080)")
+    serve.add_argument(
+        "--public", action="store_true", help="reads need no API key (open data); writes still do"
+    )
+
     export = sub.add_parser("export", help="export stored records (open data)")
     db_arg(export)
     export.add_argument("--format", required=True, choices=["cose", "jsonl", "csv"])
@@ -133,6 +140,23 @@ def parse_time_ms(text: str | None, option: str) -> int | None:
         return times.parse_time_ms(text)
     except ValueError as exc:
         raise UsageError(f"{option} {exc}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from collector.api import create_app
+    from collector.store import StoreError
+
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--listen {args.listen!r} is not HOST:PORT")
+    try:
+        app = create_app(args.db, public=args.public)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -34,6 +34,11 @@ CSV_COLUMNS: list[tuple[str, str]] = [
 ]
 
 
+def dictionary() -> list[dict[str, str]]:
+    """The data dictionary: each exported column with what it holds."""
+    return [{"column": name, "description": text} for name, text in CSV_COLUMNS]
+
+
 def _csv_row(row: RecordRow) -> list[Any]:
     rec = row.record
     return [

@@ -145,7 +145,8 @@ class _Postgres(_Engine):
             raise StoreError(f"cannot connect to PostgreSQL: {exc}") from None
 
     def sql(self, text: str) -> str:
-        return text.replace("?", "%s")
+        # psycopg's placeholder is %s, so a literal % (the modulo operator) must be doubled.
+        return text.replace("%", "%%").replace("?", "%s")
 
     def transaction(self) -> AbstractContextManager[None]:
         cm: AbstractContextManager[None] = self.conn.transaction()

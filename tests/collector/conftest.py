@@ -121,3 +121,53 @@ async def probe_side(mosquitto: Mosquitto) -> AsyncIterator[ProbeSide]:
             yield side
         finally:
             receiver.cancel()
+
+
+# A small national fleet: (probe, operator, technology, region, base down Mbit/s, base RTT ms).
+FLEET = [
+    ("ma-cas-fwa-01", "IAM", "5G-FWA", "MA-06", 120.0, 22.0),
+    ("ma-rab-ftth-01", "Orange", "FTTH", "MA-04", 480.0, 6.0),
+    ("ma-mar-4g-01", "inwi", "4G", "MA-07", 28.0, 41.0),
+    ("ma-tng-ftth-01", "IAM", "FTTH", "MA-01", 300.0, 8.0),
+]
+HOURS = 12
+
+
+def seed_fleet(store: Store, now_ms: int) -> dict[str, list[float]]:
+    """FLEET's probes registered with metadata, each with one capacity and one latency record an
+    hour for the last HOURS hours (down = base + 3·h Mbit/s, up = down / 10, RTT = base + h/2).
+    Returns the down_mbps values stored per operator."""
+    from probe_signing import SigningProbe
+
+    from agent.core import topics
+    from collector import batch, registry
+    from collector.store import ProbeRow
+
+    down_by_operator: dict[str, list[float]] = {}
+    for name, operator, technology, region, down0, rtt0 in FLEET:
+        probe = SigningProbe(name)
+        registry.add_key(store, name, probe.public_key)
+        registry.set_probe(store, ProbeRow(name, operator, technology, region, commune="x"))
+        context = (
+            {"optical": {"rx_dbm": -18.5, "tx_dbm": 2.0}}
+            if technology == "FTTH"
+            else {"radio": {"rsrp_dbm": -97, "sinr_db": 11.0, "cell": "604-01-77"}}
+        )
+        messages = []
+        for h in range(HOURS):
+            t = now_ms - (HOURS - h) * 3_600_000 + 60_000
+            down = down0 + 3 * h
+            values = {"down_mbps": down, "up_mbps": down / 10, "loaded_rtt_ms_median_down": 90.0}
+            latency = {"rtt_ms_median": rtt0 + h / 2}
+            messages.append(
+                probe.record(2 * h, kind="capacity", values=values, time_ms=t, context=context)
+            )
+            messages.append(
+                probe.record(2 * h + 1, kind="latency", values=latency, time_ms=t + 1000,
+                             context=context)
+            )  # fmt: skip
+            down_by_operator.setdefault(operator, []).append(down)
+        topic = topics.records(name)
+        outcome = batch.process(store, store.key, [(topic, m) for m in messages], now_ms)
+        assert outcome.stored == 2 * HOURS, outcome
+    return down_by_operator
