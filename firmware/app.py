@@ -74,6 +74,8 @@ class App:
         )
         raw = cose.sign1(payload, self.kid, self.key.sign)
         self.outbox.put(self.epoch, seq, raw)
+        if self.settings.echo_records:
+            self.platform.log("QIYAS-RECORD " + raw.hex())
         return raw
 
     def status(self, event, detail=None):

@@ -54,6 +54,8 @@ class Settings:
         self.outbox_max_records = _pick(data, "outbox_max_records", int, 10, 100000, 500)
         self.ack_timeout_s = _pick(data, "ack_timeout_s", int, 1, 3600, 30)
         self.watchdog_s = _pick(data, "watchdog_s", int, 10, 3600, 120)
+        # Bench use: every signed record also goes to the console, for the hardware tests.
+        self.echo_records = _pick(data, "echo_records", bool, default=False)  # type: bool
 
         broker = _table(data, "broker")
         self.broker_host = _pick(broker, "host", str, where="broker.")  # type: str

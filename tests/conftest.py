@@ -7,6 +7,15 @@ from pathlib import Path
 
 import pytest
 
+# --modem-port / --board-port / --board: the HIL suites against real hardware.
+from hardware_options import (  # noqa: F401
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    real_board,
+    real_modem,
+)
+
 from hil.mosquitto import Mosquitto
 
 

@@ -61,7 +61,7 @@ class Step:
         return {"step": self.what, "argv": self.argv, "timeout_s": self.timeout_s}
 
 
-def device_settings(config: Any, board: Any) -> dict[str, Any]:
+def device_settings(config: Any, board: Any, echo_records: bool = False) -> dict[str, Any]:
     """The device's /qiyas.json from an agent config and a board profile."""
     schedule = {name: int(config.schedule[name]) for name in ("radio", "health")
                 if name in config.schedule}  # fmt: skip
@@ -79,6 +79,7 @@ def device_settings(config: Any, board: Any) -> dict[str, Any]:
         "outbox_max_records": min(config.outbox_max_records, 2000),  # flash, not a disk
         "ack_timeout_s": int(config.ack_timeout_s),
         "modem": board.section("modem"),
+        "echo_records": echo_records,
     }
 
 
@@ -233,6 +234,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help=f"seconds the board may take to answer ({PROMPT_TIMEOUT_S:g})",
     )
+    parser.add_argument(
+        "--console-records",
+        action="store_true",
+        help="the board also prints each signed record on its console (bench)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, touch nothing")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
@@ -273,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
         if manifest.get("board") != args.board:
             raise UsageError(f"--bundle {bundle} was built for {manifest.get('board')}")
         settings_file = staging / DEVICE_SETTINGS
-        settings_file.write_text(json.dumps(device_settings(config, board)))
+        settings_file.write_text(json.dumps(device_settings(config, board, args.console_records)))
         staged = {DEVICE_SETTINGS: settings_file}
         if args.key is not None:
             staged[DEVICE_KEY] = args.key
