@@ -12,9 +12,10 @@ keeps the probe's picture of the present; the drop is never silent.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -50,6 +51,10 @@ class Outbox:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
+        # The WAL is folded back every ~400 KB and cut to 1 MB, not left to grow to 4 MB (SQLite's
+        # default): a board's small state partition must not fill up with an idle journal.
+        self.db.execute("PRAGMA wal_autocheckpoint=100")
+        self.db.execute("PRAGMA journal_size_limit=1048576")
         self.db.executescript(_SCHEMA)
         with self._tx():
             self.epoch = self._bump("epoch")
@@ -109,27 +114,40 @@ class Outbox:
         return seq
 
     def due(self, now: float, resend_after: float, limit: int = 100) -> list[Pending]:
-        """Records never sent, or sent and not acknowledged for resend_after seconds."""
+        """Records never sent, or sent and not acknowledged for resend_after seconds.
+
+        A record "sent" after now was sent before the wall clock jumped back: it is due too.
+        """
         rows = self.db.execute(
             "SELECT seq, epoch, kind, body FROM records "
-            "WHERE sent_at IS NULL OR sent_at < ? ORDER BY seq LIMIT ?",
-            (now - resend_after, limit),
+            "WHERE sent_at IS NULL OR sent_at < ? OR sent_at > ? ORDER BY seq LIMIT ?",
+            (now - resend_after, now, limit),
         ).fetchall()
         return [Pending(*row) for row in rows]
 
+    @contextlib.contextmanager
+    def _bookkeeping(self, what: str) -> Iterator[None]:
+        """A full disk also refuses the uplink's bookkeeping: OutboxFull (an OSError), which the
+        uplink survives by reconnecting later, rather than an error that would end the agent."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise OutboxFull(f"{self.path}: cannot {what}: {exc}") from None
+
     def mark_sent(self, seqs: list[int], now: float) -> None:
-        with self._tx():
+        with self._bookkeeping("mark records sent"), self._tx():
             self.db.executemany(
                 "UPDATE records SET sent_at=? WHERE seq=?", [(now, s) for s in seqs]
             )
 
     def forget_sent(self) -> None:
         """After a reconnect nothing is in flight: everything unacknowledged is due again."""
-        self.db.execute("UPDATE records SET sent_at=NULL WHERE sent_at IS NOT NULL")
+        with self._bookkeeping("reset records in flight"):
+            self.db.execute("UPDATE records SET sent_at=NULL WHERE sent_at IS NOT NULL")
 
     def acknowledge(self, acks: list[tuple[int, int]]) -> int:
         """Remove the acknowledged (epoch, seq) records; returns how many were removed."""
-        with self._tx():
+        with self._bookkeeping("remove acknowledged records"), self._tx():
             cur = self.db.executemany("DELETE FROM records WHERE epoch=? AND seq=?", acks)
         removed = cur.rowcount
         self._depth -= removed

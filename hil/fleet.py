@@ -43,11 +43,15 @@ def qiyas(*args: str) -> list[str]:
 
 
 class QiyasProcess:
-    """`qiyas ARGV` in its own process group; its log goes to `log`."""
+    """`qiyas ARGV` in its own process group; its log goes to `log`.
 
-    def __init__(self, argv: list[str], log: Path) -> None:
+    env: the environment to run it in (default: ours).
+    """
+
+    def __init__(self, argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.argv = argv
         self.log = log
+        self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Self:
@@ -57,6 +61,7 @@ class QiyasProcess:
                 stdout=out,
                 stderr=out,
                 start_new_session=True,
+                env=self.env,
             )
         return self
 
@@ -85,6 +90,6 @@ class QiyasProcess:
 class AgentProcess(QiyasProcess):
     """`qiyas agent run -c CONFIG`."""
 
-    def __init__(self, config: Path, log: Path) -> None:
-        super().__init__(["agent", "run", "-c", str(config)], log)
+    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__(["agent", "run", "-c", str(config)], log, env)
         self.config = config
