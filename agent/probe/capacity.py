@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.probe import bulk, control
-from agent.probe.endpoint import Endpoint, reason
-from agent.probe.latency import resolve
+from agent.probe.endpoint import Endpoint, ResolveError, reason, resolve
 
 TICK_S = 0.1
 MIN_WARMUP_S = 0.5
@@ -140,7 +139,7 @@ async def measure_direction(
     loop = asyncio.get_running_loop()
     try:
         addrinfo = await resolve(server, socket.SOCK_STREAM)
-    except Exception as exc:
+    except ResolveError as exc:
         raise CapacityError(str(exc)) from None
     token = os.urandom(16)
     requests = [

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from typing import NamedTuple
+import socket
+from typing import Any, NamedTuple
 
 DEFAULT_PORT = 8620  # STAMP on UDP and the capacity endpoint on TCP; 862 is TWAMP's, privileged
+
+
+RESOLVE_TIMEOUT_S = 10.0
+
+
+class ResolveError(Exception):
+    """The server's name did not resolve; the text says why."""
 
 
 class Endpoint(NamedTuple):
@@ -47,8 +56,20 @@ def reason(exc: BaseException) -> str:
     "Connect call failed ('198.18.0.2', 1)"."""
     if isinstance(exc, TimeoutError):
         return "timed out"
-    if isinstance(exc, OSError) and exc.errno:
+    if isinstance(exc, OSError) and not isinstance(exc, socket.gaierror) and exc.errno:
         return os.strerror(exc.errno)
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
+
+
+async def resolve(server: Endpoint, kind: socket.SocketKind) -> tuple[Any, ...]:
+    """The first address of `server` for a socket of `kind` (family, kind, proto, _, addr)."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(server.host, server.port, type=kind), RESOLVE_TIMEOUT_S
+        )
+    except (OSError, TimeoutError, UnicodeError) as exc:
+        raise ResolveError(f"cannot resolve {server.host}: {reason(exc)}") from None
+    return infos[0]

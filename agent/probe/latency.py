@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from agent.core import stamp
-from agent.probe.endpoint import Endpoint, reason
+from agent.probe.endpoint import Endpoint, ResolveError, reason, resolve
 
 SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("@qq")
@@ -26,15 +26,6 @@ MAX_TIMEOUT_S = 5.0
 
 class LatencyError(Exception):
     """The latency test could not run at all (no address, no route)."""
-
-
-async def resolve(server: Endpoint, kind: socket.SocketKind) -> tuple[Any, ...]:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(loop.getaddrinfo(server.host, server.port, type=kind), 10)
-    except (OSError, TimeoutError) as exc:
-        raise LatencyError(f"cannot resolve {server.host}: {reason(exc)}") from None
-    return infos[0]
 
 
 class _Receiver:
@@ -83,7 +74,10 @@ async def measure_latency(
         raise ValueError(f"interval {interval_s} s is outside {MIN_INTERVAL_S}..10")
     if not 0 < timeout_s <= MAX_TIMEOUT_S:
         raise ValueError(f"timeout {timeout_s} s is outside 0..{MAX_TIMEOUT_S}")
-    family, kind, proto, _, addr = await resolve(server, socket.SOCK_DGRAM)
+    try:
+        family, kind, proto, _, addr = await resolve(server, socket.SOCK_DGRAM)
+    except ResolveError as exc:
+        raise LatencyError(str(exc)) from None
     sender = stamp.Sender(count, int(interval_s * 1e9), int(timeout_s * 1e9), size)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()

@@ -40,6 +40,12 @@ def _ip(*args: str) -> None:
         raise LinkError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
 
 
+def _check_rate(rate_mbit: float | None) -> None:
+    # tc itself takes "-5mbit" for some 18 Pbit/s: refuse it here.
+    if rate_mbit is not None and not 0 < rate_mbit <= 100_000:
+        raise ValueError(f"rate {rate_mbit} Mbit/s is outside (0, 100000]")
+
+
 def tbf_burst_bytes(rate_mbit: float) -> int:
     """A token bucket deep enough for the kernel's timer and a 64 KiB GSO segment, no deeper:
     a deep bucket lets a burst pass above the rate and skews short measurements."""
@@ -66,14 +72,18 @@ class ShapedLink:
         self.rate_up_mbit = rate_up_mbit if rate_up_mbit is not None else rate_mbit
         self.queue_ms = queue_ms
         self._procs: list[subprocess.Popen[bytes]] = []
-        self._up = False
+        self._created: list[str] = []  # namespaces this link made, and so removes
+        for rate in (self.rate_down_mbit, self.rate_up_mbit):
+            _check_rate(rate)
+        if not queue_ms > 0:
+            raise ValueError(f"queue_ms {queue_ms} must be positive")
 
     def up(self) -> ShapedLink:
-        self._up = True
         _live.add(self)
         try:
-            _ip("netns", "add", self.ns_a)
-            _ip("netns", "add", self.ns_b)
+            for ns in (self.ns_a, self.ns_b):
+                _ip("netns", "add", ns)
+                self._created.append(ns)
             _ip("-n", self.ns_a, "link", "add", _IFACE, "type", "veth",
                 "peer", "name", _IFACE, "netns", self.ns_b)  # fmt: skip
             for ns, addr in ((self.ns_a, self.addr_a), (self.ns_b, self.addr_b)):
@@ -88,6 +98,8 @@ class ShapedLink:
 
     def shape(self, down_mbit: float | None, up_mbit: float | None, queue_ms: float) -> None:
         """(Re)shape both directions; None removes the shaping of that direction."""
+        _check_rate(down_mbit)
+        _check_rate(up_mbit)
         for ns, rate in ((self.ns_b, down_mbit), (self.ns_a, up_mbit)):
             if rate is None:
                 with contextlib.suppress(LinkError):  # no qdisc to remove is fine
@@ -109,10 +121,9 @@ class ShapedLink:
                     proc.kill()
                     proc.wait()
         self._procs.clear()
-        if self._up:
-            for ns in (self.ns_a, self.ns_b):
-                subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
-            self._up = False
+        while self._created:
+            ns = self._created.pop()
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
         _live.discard(self)
 
     def __enter__(self) -> ShapedLink:

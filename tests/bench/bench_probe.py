@@ -50,18 +50,22 @@ def veth_bytes(link: ShapedLink) -> int:
 
 
 class Meter:
-    """CPU of the client (a child we wait for) and of a long-running server, bytes on the veth."""
+    """CPU of the children we wait for (client, one-off server) and of a long-running server
+    (server_pid), and the bytes that crossed the veth meanwhile."""
 
-    def __init__(self, link: ShapedLink, server_pid: int) -> None:
+    def __init__(self, link: ShapedLink, server_pid: int | None) -> None:
         self.link, self.server_pid = link, server_pid
 
+    def _server(self) -> float:
+        return 0.0 if self.server_pid is None else proc_cpu_s(self.server_pid)
+
     def __enter__(self) -> Meter:
-        self.cpu0 = children_cpu_s() + proc_cpu_s(self.server_pid)
+        self.cpu0 = children_cpu_s() + self._server()
         self.bytes0 = veth_bytes(self.link)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.cpu = children_cpu_s() + proc_cpu_s(self.server_pid) - self.cpu0
+        self.cpu = children_cpu_s() + self._server() - self.cpu0
         self.bytes = veth_bytes(self.link) - self.bytes0
 
 
@@ -73,12 +77,29 @@ def ours(link: ShapedLink, port: int, server_pid: int, duration: float, streams:
     return cap["down_mbps"], cap["up_mbps"], m.cpu / (m.bytes / 1e9)
 
 
-def iperf(link: ShapedLink, server_pid: int, duration: float, streams: int):
+def iperf(link: ShapedLink, duration: float, streams: int):
+    """iperf3 both ways, each against a fresh one-off server (`-s -1`): a client that hangs at
+    the end, as iperf3 sometimes does on a saturated machine, cannot wedge the next run.
+    None when it hung."""
     rates, cpu, moved = [], 0.0, 0
     for reverse in (["-R"], []):  # -R: the server sends, i.e. the household downloads
-        argv = ["iperf3", "-c", link.addr_b, "-P", str(streams), "-t", str(duration), "-O", "1"]
-        with Meter(link, server_pid) as m:
-            out = link.run("a", [*argv, *reverse, "-J"], capture_output=True, text=True)
+        with Meter(link, None) as m:
+            server = link.popen(
+                "b", ["iperf3", "-s", "-1", "-B", link.addr_b, "--forceflush"],
+                stdout=subprocess.PIPE,
+            )  # fmt: skip
+            readline(server, 10)  # "Server listening on 5201"
+            argv = ["iperf3", "-c", link.addr_b, "-P", str(streams), "-t", str(duration), "-O", "1"]
+            try:
+                out = link.run(
+                    "a", [*argv, *reverse, "-J"], capture_output=True, text=True,
+                    timeout=duration + 30,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                return None
+            finally:
+                server.kill()
+                server.wait()
         rates.append(json.loads(out.stdout)["end"]["sum_received"]["bits_per_second"] / 1e6)
         cpu += m.cpu
         moved += m.bytes
@@ -107,10 +128,6 @@ def main() -> int:
         return 2
     with ShapedLink(None) as link:
         server, port = start_server(link)
-        iperf_server = link.popen(
-            "b", ["iperf3", "-s", "-B", link.addr_b, "--forceflush"], stdout=subprocess.PIPE
-        )
-        readline(iperf_server, 10)  # "Server listening on 5201"
         print(
             f"# capacity (Mbit/s), {args.streams} streams, {args.duration:g} s per direction, "
             f"median of {args.reps}; CPU s/GB: client + server CPU per GB on the veth"
@@ -119,12 +136,14 @@ def main() -> int:
         print("{:>9} {:>4} {:>9} {:>9} {:>6}   {:>9} {:>11} {:>6}".format(*header))
         for rate in RATES:
             link.shape(rate, rate, 50)
-            o = [
-                ours(link, port, server.pid, args.duration, args.streams) for _ in range(args.reps)
-            ]
-            i = [
-                iperf(link, iperf_server.pid, args.duration, args.streams) for _ in range(args.reps)
-            ]
+            reps = range(args.reps)
+            o = [ours(link, port, server.pid, args.duration, args.streams) for _ in reps]
+            tries = [iperf(link, args.duration, args.streams) for _ in reps]
+            i = [t for t in tries if t is not None]
+            if len(i) < len(tries):
+                print(f"  (iperf3 hung in {len(tries) - len(i)} of {len(tries)} runs: left out)")
+            if not i:
+                continue
             cpu_o, cpu_i = median([x[2] for x in o]), median([x[2] for x in i])
             for k, name in ((0, "down"), (1, "up")):
                 mo, mi = median([x[k] for x in o]), median([x[k] for x in i])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.probe import control
-from agent.probe.endpoint import Endpoint, parse_endpoint
+from agent.probe.endpoint import Endpoint, parse_endpoint, reason
 
 TOKEN = bytes(range(16))
 
@@ -119,3 +120,9 @@ def test_endpoint_parser_takes_any_text(text: str) -> None:
     except ValueError:
         return
     assert ep.host and 1 <= ep.port <= 65535
+
+
+def test_reasons_are_plain() -> None:
+    assert reason(OSError(111, "Connect call failed ('198.18.0.2', 1)")) == "Connection refused"
+    assert reason(socket.gaierror(-2, "Name or service not known")) == "Name or service not known"
+    assert reason(TimeoutError()) == "timed out"

@@ -5,12 +5,13 @@ tshark's TWAMP-Test dissector."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 
 import pytest
 
-from hil.link import ShapedLink
-from hil.link.serve import probe
+from hil.link import LinkError, ShapedLink
+from hil.link.serve import QIYAS, ROOT, probe, readline
 
 pytestmark = pytest.mark.netns
 
@@ -70,3 +71,41 @@ def test_tshark_decodes_our_stamp_as_twamp_test(
     assert {r[3] for r in reflected} == {"64"}  # the TTL the test packets arrived with
     assert all(r[4] not in ("", "0") for r in rows)  # multiplier 0 is forbidden
     assert all(r[5] == "" and r[6] == "" for r in rows), decoded.stdout
+
+
+def namespaces() -> str:
+    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+def test_a_link_that_fails_to_build_leaves_nothing_behind() -> None:
+    link = ShapedLink(10)
+    subprocess.run(["ip", "netns", "add", link.ns_b], check=True)  # in the way of the 2nd one
+    try:
+        with pytest.raises(LinkError, match="File exists"):
+            link.up()
+        assert link.ns_a not in namespaces()  # the one it made is gone
+        assert link.ns_b in namespaces()  # the one it did not make is left alone
+    finally:
+        subprocess.run(["ip", "netns", "del", link.ns_b], check=True)
+    with pytest.raises(ValueError, match="rate -5 Mbit/s"):
+        ShapedLink(-5)
+
+
+def test_hil_link_command_builds_and_removes_the_link() -> None:
+    proc = subprocess.Popen(
+        [*QIYAS, "hil", "link", "--rate", "10", "--json"], stdout=subprocess.PIPE, cwd=ROOT
+    )
+    try:
+        where = json.loads(readline(proc, 20))
+        ns_a, ns_b = where["household"]["netns"], where["server"]["netns"]
+        assert ns_a in namespaces() and ns_b in namespaces()
+        assert where["down_mbit"] == where["up_mbit"] == 10.0
+        ping = subprocess.run(
+            ["ip", "netns", "exec", ns_a, "ping", "-c", "1", "-W", "2", where["server"]["address"]],
+            capture_output=True,
+        )
+        assert ping.returncode == 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    assert ns_a not in namespaces() and ns_b not in namespaces()

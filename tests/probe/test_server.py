@@ -19,7 +19,7 @@ from agent.probe import control
 from agent.probe.capacity import CapacityError, measure_direction
 from agent.probe.endpoint import Endpoint
 from agent.probe.latency import measure_latency
-from agent.probe.server import MeasurementServer
+from agent.probe.server import Limits, MeasurementServer
 
 
 def ep(srv: MeasurementServer) -> Endpoint:
@@ -202,3 +202,14 @@ async def test_hostile_clients_do_not_starve_a_good_one(
             proc.wait()
     assert "refused 127.0.0.5: STAMP rate above limit" in refused_lines(caplog)
     assert server.reflector is not None and server.reflector.reflected >= 50
+
+
+@pytest.mark.parametrize("direction", [control.DOWN, control.UP])
+async def test_rate_limit_per_session(direction: int) -> None:
+    srv = MeasurementServer("127.0.0.1", 0, Limits(max_mbps_per_session=40.0))
+    await srv.start()
+    try:
+        result = await measure_direction(ep(srv), direction, 2, 2.0)
+    finally:
+        await srv.aclose()
+    assert result.mbps == pytest.approx(40.0, rel=0.1)
