@@ -65,11 +65,16 @@ def modem(tmp_path: Path, real_modem) -> Iterator[tuple[str, int | None]]:
     if real_modem is not None:
         yield real_modem.port, None
         return
-    proc = subprocess.Popen(
-        qiyas("hil", "modem", "--dialect", "simcom", "--scenario", "healthy"),
-        stdout=subprocess.PIPE,
-        stderr=open(tmp_path / "modem.log", "wb"),  # noqa: SIM115 - closed with the process
-    )
+    yield from emulated_modem(tmp_path, "healthy")
+
+
+def emulated_modem(tmp_path: Path, scenario: str) -> Iterator[tuple[str, int]]:
+    with open(tmp_path / "modem.log", "wb") as log:
+        proc = subprocess.Popen(
+            qiyas("hil", "modem", "--dialect", "simcom", "--scenario", scenario),
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     try:
@@ -205,6 +210,40 @@ def test_records_stored_exactly_once_through_a_reset(
     if real_modem is None:  # what the emulated SIM7600 says
         assert radio[0]["values"]["model"] == "SIMCOM_SIM7600E-H"
         assert radio[0]["context"]["radio"]["serving_cell"]["rsrp_dbm"] == -95.1
+
+
+def outbox_records(tmp_path: Path) -> list[dict[str, object]]:
+    folder = tmp_path / "flash" / "outbox" / "records"
+    if not folder.exists():  # the firmware has not started yet
+        return []
+    return [record.decode(cose.parse_sign1((folder / n).read_bytes()).payload)
+            for n in os.listdir(folder) if not n.endswith(".tmp")]  # fmt: skip
+
+
+@pytest.mark.emulator_only
+@pytest.mark.timeout(90)
+def test_a_hung_modem_is_brought_back_by_the_power_key(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """The modem stops answering mid-poll; resync cannot help; the power key (SIGUSR1 to the
+    emulator, a GPIO pulse on a board) does, and the firmware says so in a status record."""
+    modem = emulated_modem(tmp_path, "hang")
+    port, pid = next(modem)
+    settings, _ = device_files(tmp_path, mosquitto, port, pid)
+    fw = firmware(settings, tmp_path / "firmware.log")
+    try:
+        recovered = {"event": "modem-recovered", "detail": "power-key"}
+
+        def done() -> bool:
+            records = outbox_records(tmp_path)
+            return any(r["kind"] == "radio" for r in records) and any(
+                r["values"] == recovered for r in records
+            )
+
+        wait_until(done, 60, "a modem-recovered status and a radio record")
+    finally:
+        fw.stop()
+        modem.close()
 
 
 def test_host_firmware_refuses_a_bad_settings_file(tmp_path: Path) -> None:
