@@ -1,0 +1,242 @@
+"""Agent footprint: resident memory and idle CPU of `qiyas agent run` with every poller on.
+
+    .venv/bin/python tests/bench/bench_footprint.py [--duration 120] [--settle 40]
+
+The agent is provisioned as a technician would (`qiyas provision`, board openwrt-5g-cpe: modem
+and ONT), against an emulated Quectel modem, an emulated ONT, the measurement server, a private
+Mosquitto and a collector that acknowledges, with the status page on. Its memory (RSS, and PSS:
+shared libraries divided among their users) and CPU time are sampled from /proc every second.
+The first `--settle` seconds hold the first cycle of every source (a speed test among them); the
+idle figure is the CPU used after that, per 10 s window. The reference is `python3 -c pass` on
+the same interpreter, measured in the same run. The aim (DESIGN principle 7): RSS ≤ 40 MB,
+idle CPU ≤ 0.5 % of a core. The last table says where the memory goes, by import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from hil.fleet import AgentProcess, QiyasProcess, qiyas  # noqa: E402
+from hil.mosquitto import Mosquitto, free_port  # noqa: E402
+
+AIM_RSS_MB = 40.0
+AIM_CPU_PCT = 0.5
+WINDOW_S = 10.0
+RSS_LINE = r"VmRSS:\s+(\d+)"
+TICK = os.sysconf("SC_CLK_TCK")
+# What the agent loads, cumulatively: the memory each layer adds.
+IMPORT_STEPS = [
+    ("python -c pass", "pass"),
+    ("+ asyncio (and ssl)", "import asyncio, ssl"),
+    ("+ cryptography Ed25519", "import cryptography.hazmat.primitives.asymmetric.ed25519"),
+    ("+ aiomqtt / paho", "import aiomqtt"),
+    ("+ sqlite3", "import sqlite3"),
+    ("+ agent.supervisor", "import agent.supervisor"),
+    ("+ modem (pyserial)", "import agent.modem.source"),
+    ("+ ONT (OMCI)", "import agent.ont.source"),
+    ("+ probe (STAMP, capacity)", "import agent.probe.source"),
+    ("+ status page", "import agent.statuspage"),
+]
+# Lighter ways to the same end, each measured on top of asyncio and ssl alone.
+ALTERNATIVES = [
+    ("Ed25519 from cryptography", "import cryptography.hazmat.primitives.asymmetric.ed25519"),
+    ("Ed25519 from agent.core (pure)", "import agent.core.ed25519"),
+]
+
+
+def baseline_rss_mb(runs: int = 5) -> float:
+    """Peak RSS (VmHWM) of an interpreter that does nothing but report it: `python -c pass`.
+
+    Not wait4's ru_maxrss: that also counts the forking parent's pages before exec.
+    """
+    peaks = []
+    for _ in range(runs):
+        status = subprocess.run(
+            [sys.executable, "-c", "print(open('/proc/self/status').read())"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        peaks.append(int(re.search(r"VmHWM:\s+(\d+)", status)[1]) / 1024)  # type: ignore[index]
+    return statistics.median(peaks)
+
+
+def rss_pss_mb(pid: int) -> tuple[float, float]:
+    text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    rss = int(re.search(r"^Rss:\s+(\d+)", text, re.M).group(1))  # type: ignore[union-attr]
+    pss = int(re.search(r"^Pss:\s+(\d+)", text, re.M).group(1))  # type: ignore[union-attr]
+    return rss / 1024, pss / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    # Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def start_announcing(stack: ExitStack, workdir: Path, *argv: str) -> dict[str, object]:
+    log = stack.enter_context(open(workdir / f"{argv[0]}-{argv[1]}.log", "ab"))  # noqa: SIM115
+    proc = subprocess.Popen(qiyas(*argv), stdout=subprocess.PIPE, stderr=log)
+    stack.callback(lambda: (proc.terminate(), proc.wait(10)))
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"qiyas {' '.join(argv)} did not start: see {log.name}")
+    doc: dict[str, object] = json.loads(line)
+    return doc
+
+
+def run_cli(*argv: str) -> str:
+    done = subprocess.run(qiyas(*argv), capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"qiyas {' '.join(argv)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def provision(workdir: Path, stack: ExitStack, off: list[str]) -> Path:
+    broker = Mosquitto(workdir / "broker").start()
+    stack.callback(broker.stop)
+    modem = start_announcing(stack, workdir, "hil", "modem", "--dialect", "quectel")
+    ont = start_announcing(stack, workdir, "hil", "ont", "--listen", "udp://127.0.0.1:0")
+    server = start_announcing(stack, workdir, "server", "--listen", "127.0.0.1:0", "--json")
+    config, bundle, db = workdir / "agent.toml", workdir / "bundle.json", workdir / "collector.db"
+    run_cli(
+        "provision", "--board", "openwrt-5g-cpe", "--probe-id", "ma-06-bench", "--operator",
+        "inwi", "--technology", "5G-FWA", "--region", "MA-06", "--broker", broker.url,
+        "--server", f"127.0.0.1:{server['port']}", "--dns-target", "localhost",
+        "--statuspage", f"127.0.0.1:{free_port()}", "--state-dir", str(workdir / "state"),
+        "--config", str(config), "--bundle", str(bundle), "--no-input", "--json",
+    )  # fmt: skip
+    text = config.read_text()
+    for name in off:  # for finding out which source costs what
+        text = re.sub(rf"^{name} = \d+$", f"{name} = 0", text, flags=re.M)
+    config.write_text(text)
+    with config.open("a") as f:
+        f.write(f'[modem]\nport = "{modem["port"]}"\n[ont]\ntransport = "{ont["listen"]}"\n')
+    run_cli("collector", "keys", "add", "--db", str(db), "--bundle", str(bundle))
+    collector = QiyasProcess(
+        ["collector", "run", "--broker", broker.url, "--db", str(db)], workdir / "collector.log"
+    ).start()
+    stack.callback(collector.stop)
+    return config
+
+
+def wait_ready(sock: socket.socket) -> None:
+    while sock.recv(64) != b"READY=1":
+        pass
+
+
+def measure_agent(config: Path, workdir: Path, duration: float, settle: float) -> dict[str, float]:
+    notify = workdir / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(notify))
+        sock.settimeout(60)
+        env = {**os.environ, "NOTIFY_SOCKET": str(notify)}
+        agent = AgentProcess(config, workdir / "agent.log", env=env).start()
+        assert agent.proc is not None
+        pid = agent.proc.pid
+        try:
+            wait_ready(sock)
+            start = time.monotonic()
+            samples: list[tuple[float, float, float, float]] = []  # t, cpu s, rss, pss
+            while (now := time.monotonic()) - start < duration:
+                samples.append((now - start, cpu_seconds(pid), *rss_pss_mb(pid)))
+                time.sleep(1.0)  # the sampling period
+        finally:
+            agent.stop()
+    idle = [s for s in samples if s[0] >= settle]
+    windows = [
+        (b[1] - a[1]) / (b[0] - a[0]) * 100
+        for a, b in zip(idle, idle[int(WINDOW_S) :], strict=False)
+        if b[0] - a[0] > 0
+    ][:: int(WINDOW_S)]
+    whole = (samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0]) * 100
+    steady = (idle[-1][1] - idle[0][1]) / (idle[-1][0] - idle[0][0]) * 100
+    return {
+        "rss_median_mb": statistics.median(s[2] for s in samples),
+        "rss_max_mb": max(s[2] for s in samples),
+        "pss_median_mb": statistics.median(s[3] for s in samples),
+        "cpu_idle_window_median_pct": statistics.median(windows) if windows else steady,
+        "cpu_idle_pct": steady,
+        "cpu_whole_pct": whole,
+    }
+
+
+def rss_after(code: str) -> float:
+    report = f"import re\nprint(re.search({RSS_LINE!r}, open('/proc/self/status').read())[1])"
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\n" + report],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    )  # fmt: skip
+    return int(out.stdout) / 1024
+
+
+def import_breakdown() -> list[tuple[str, float]]:
+    rows = []
+    code = ""
+    for label, statement in IMPORT_STEPS:
+        code += statement + "\n"
+        rows.append((label, rss_after(code)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=120.0, help="seconds of agent run")
+    parser.add_argument("--settle", type=float, default=40.0, help="first cycle, not idle")
+    parser.add_argument(
+        "--off", action="append", default=[], help="turn a source off (repeat), to compare"
+    )
+    args = parser.parse_args()
+    if not args.settle + 2 * WINDOW_S <= args.duration:
+        parser.error("--duration must leave two 10 s windows after --settle")
+    base = baseline_rss_mb()
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="qiyas-footprint-") as tmp:
+        workdir = Path(tmp)
+        config = provision(workdir, stack, args.off)
+        agent = measure_agent(config, workdir, args.duration, args.settle)
+    print(f"reference: python -c pass          peak RSS {base:6.1f} MB (VmHWM, median of 5)")
+    print(
+        f"agent run, {'all pollers' if not args.off else 'off: ' + ','.join(args.off)}, "
+        f"{args.duration:g} s: RSS median {agent['rss_median_mb']:6.1f} MB "
+        f"(max {agent['rss_max_mb']:.1f}), PSS median {agent['pss_median_mb']:.1f} MB; "
+        f"RSS ratio to reference {agent['rss_median_mb'] / base:.2f}x"
+    )
+    print(
+        f"agent CPU: idle (after {args.settle:g} s) median "
+        f"{agent['cpu_idle_window_median_pct']:.3f} % of a core per {WINDOW_S:g} s window, "
+        f"{agent['cpu_idle_pct']:.3f} % overall; "
+        f"whole run incl. first cycle {agent['cpu_whole_pct']:.3f} %"
+    )
+    rss_ok = agent["rss_median_mb"] <= AIM_RSS_MB
+    cpu_ok = agent["cpu_idle_window_median_pct"] <= AIM_CPU_PCT
+    print(
+        f"aim: RSS ≤ {AIM_RSS_MB:g} MB {'met' if rss_ok else 'MISSED'}; "
+        f"idle CPU ≤ {AIM_CPU_PCT:g} % {'met' if cpu_ok else 'MISSED'}"
+    )
+    print("where the memory goes (RSS after each import, cumulative):")
+    previous = 0.0
+    for label, mb in import_breakdown():
+        print(f"  {label:<28} {mb:6.1f} MB  (+{mb - previous:4.1f})")
+        previous = mb
+    floor = rss_after(IMPORT_STEPS[1][1])
+    print("lighter alternatives (RSS added on top of asyncio + ssl):")
+    for label, statement in ALTERNATIVES:
+        added = rss_after(IMPORT_STEPS[1][1] + "\n" + statement) - floor
+        print(f"  {label:<32} +{added:4.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
