@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         (lambda s: print(s, file=sys.stderr)) if args.json else (lambda s: print(s, flush=True))
     )
     found, skipped = properties(args.only)
+    reference(min(args.examples, 200))  # warm-up: hypothesis's first run pays for its imports
     ref = reference(args.examples)
     progress(
         f"reference: {ref.tried} inputs in {ref.seconds:.2f}s ({ref.per_input_us:.0f} µs each)"
