@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         return registry_cli.run(args)
     if args.action == "quarantine":
         return _quarantine(args)
+    if args.action == "serve":
+        return _serve(args)
     if args.action == "broker-config":
         from collector import broker_config
 

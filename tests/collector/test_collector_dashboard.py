@@ -1,0 +1,126 @@
+"""The dashboard in a real headless Chromium, served by `qiyas collector serve` over a seeded
+store: it loads, shows the seeded fleet, a filter changes the chart, a probe drills down to its
+records with their access-link context, Arabic turns the page right-to-left. Screenshots go to
+artifacts/."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import FLEET, seed_fleet
+from playwright.sync_api import Page, sync_playwright
+
+from collector import apikeys
+from collector.store import Store, now_ms
+from hil.mosquitto import free_port, wait_listening
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.fixture
+def served(store_url: str, store: Store) -> Iterator[tuple[str, str]]:
+    """(base URL, read key) of `qiyas collector serve` over the seeded fleet."""
+    seed_fleet(store, now_ms())
+    key = apikeys.create(store, "dashboard test", "read")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.cli", "collector", "serve", "--db", store_url,
+         "--listen", f"127.0.0.1:{port}"],
+        cwd=ROOT, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    try:
+        wait_serving(proc, port)
+        yield f"http://127.0.0.1:{port}", key
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def wait_serving(proc: subprocess.Popen[bytes], port: int) -> None:
+    """Until the server accepts connections; fails at once if it exits instead."""
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            wait_listening("127.0.0.1", port, timeout=0.2)
+            return
+        except TimeoutError:
+            continue
+    raise RuntimeError(f"qiyas collector serve did not start (exit status {proc.poll()})")
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 1100})
+        finally:
+            browser.close()
+
+
+def ready(page: Page) -> None:
+    page.wait_for_selector('body[data-ready="true"]', timeout=20_000)
+
+
+@pytest.mark.browser
+def test_dashboard_shows_the_fleet_and_follows_filters(
+    served: tuple[str, str], page: Page, store_url: str
+) -> None:
+    base, key = served
+    engine = "postgres" if store_url.startswith("postgresql") else "sqlite"
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(f"{base}/?key={key}")
+    ready(page)
+
+    operators = sorted({f[1] for f in FLEET})
+    assert sorted(page.locator("#legend li").all_inner_texts()) == operators
+    assert page.locator("#chart polyline").count() == len(operators)
+    assert page.locator("#regions tbody tr").count() == 12
+    casablanca = page.locator('#regions tr[data-region="MA-06"] td').all_inner_texts()
+    assert casablanca[:2] == ["Casablanca-Settat", "1"]
+    assert page.locator("#probes tbody tr").count() == len(FLEET)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{engine}.png"), full_page=True)
+
+    page.select_option("#technology", "FTTH")
+    ready(page)
+    ftth_operators = sorted({f[1] for f in FLEET if f[2] == "FTTH"})
+    assert sorted(page.locator("#legend li").all_inner_texts()) == ftth_operators
+    assert page.locator("#chart polyline").count() == len(ftth_operators)
+
+    page.locator('#probes tr[data-probe="ma-rab-ftth-01"]').click()
+    page.wait_for_selector("#drill-records tbody tr")
+    assert "optical: rx_dbm=-18.5, tx_dbm=2" in page.locator("#drill-records").inner_text()
+
+    page.click("#lang")
+    ready(page)
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    assert page.locator("h1").inner_text() == "جودة الإنترنت ذي النطاق العريض في المغرب"
+    assert "الدار البيضاء سطات" in page.locator("#regions").inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{engine}-ar.png"), full_page=True)
+    assert errors == []
+
+
+@pytest.mark.browser
+def test_the_dashboard_without_a_key_says_why(served: tuple[str, str], page: Page) -> None:
+    base, _ = served
+    page.goto(base)
+    page.wait_for_selector("body[data-error]")
+    assert "401" in (page.locator("body").get_attribute("data-error") or "")
+    with urllib.request.urlopen(f"{base}/openapi.json") as response:
+        assert "/api/v1/aggregates" in json.load(response)["paths"]
