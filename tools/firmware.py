@@ -105,7 +105,7 @@ def build(board_name: str, out: Path, step: Any = None) -> dict[str, Any]:
                 shutil.copyfile(source, staging / name)
             if step is not None:
                 step(done, len(files))
-        # agent/__init__.py on the host imports CPython-only code; the board gets an empty one.
+        # The board gets agent/core only; agent/ itself is just the (empty) package marker.
         (staging / "lib" / "agent" / "__init__.py").write_text("")
         contents = hashlib.sha256()
         for path in sorted(staging.rglob("*")):

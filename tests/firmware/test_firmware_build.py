@@ -45,3 +45,26 @@ def test_cli_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     out, err = capsys.readouterr()
     assert out == "" and "runs the Linux agent" in err and "lilygo-t-sim7600" in err
     assert main(["firmware", "build", "--board", "nope", "--out", str(tmp_path)]) == 2
+
+
+def test_freeze_manifest_names_the_bundles_modules() -> None:
+    """firmware/manifest.py, run the way MicroPython's build runs it, freezes exactly the
+    modules the bundle carries under lib/."""
+    repo = Path(__file__).resolve().parent.parent.parent
+    frozen: list[str] = []
+    env = {
+        "__file__": str(repo / "firmware" / "manifest.py"),
+        "include": lambda path: None,
+        "module": lambda path, base_path: frozen.append(str(Path(base_path) / path)),
+    }
+    exec(compile((repo / "firmware" / "manifest.py").read_text(), "manifest.py", "exec"), env)
+    assert all(Path(p).is_file() for p in frozen)
+    names = {str(Path(p).relative_to(repo).with_suffix(".mpy")) for p in frozen}
+    bundle = {n.removeprefix("lib/") for n in build_manifest_names()}
+    assert names - {"agent/__init__.mpy"} == bundle
+
+
+def build_manifest_names() -> set[str]:
+    from tools.firmware import sources
+
+    return {name for _, name in sources() if name.startswith("lib/")}
