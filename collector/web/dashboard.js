@@ -133,7 +133,9 @@ async function refreshRegions(probes) {
   const d = by(down), r = by(rtt);
   const rows = Object.keys(meta.regions).map((code) => {
     const tr = el("tr", null, { "data-region": code });
-    const count = probes.filter((p) => p.region === code).length;
+    const count = probes.filter((p) => p.region === code
+      && (!f.technology || p.technology === f.technology)
+      && (!f.operator || p.operator === f.operator)).length;
     const share = d[code]?.share_below;
     tr.append(el("td", label("regions", code)), el("td", String(count)),
               el("td", fmt(d[code]?.median)), el("td", fmt(r[code]?.median)),

@@ -124,3 +124,31 @@ def test_the_dashboard_without_a_key_says_why(served: tuple[str, str], page: Pag
     assert "401" in (page.locator("body").get_attribute("data-error") or "")
     with urllib.request.urlopen(f"{base}/openapi.json") as response:
         assert "/api/v1/aggregates" in json.load(response)["paths"]
+
+
+def test_the_live_feed_streams_records_as_they_are_stored(
+    served: tuple[str, str], store: Store
+) -> None:
+    import httpx
+    from probe_signing import SigningProbe
+
+    from agent.core import topics
+    from collector import batch, registry
+
+    base, key = served
+    probe = SigningProbe("ma-live-0001")
+    registry.add_key(store, probe.probe, probe.public_key)
+    with httpx.stream("GET", f"{base}/api/v1/feed", params={"api_key": key}, timeout=20) as feed:
+        assert feed.headers["content-type"].startswith("text/event-stream")
+        lines = feed.iter_lines()
+        assert next(lines) == ": qiyas live feed"  # subscribed: what is stored now is sent
+        signed = probe.record(5, kind="latency", values={"rtt_ms_median": 9.5})
+        batch.process(store, store.key, [(topics.records(probe.probe), signed)], now_ms())
+        event = []
+        while not event or not event[-1].startswith("data: "):
+            line = next(lines)
+            if line:  # blank lines separate events
+                event.append(line)
+    assert event[-2] == "event: record"
+    data = json.loads(event[-1].removeprefix("data: "))
+    assert (data["probe"], data["seq"], data["values"]) == (probe.probe, 5, {"rtt_ms_median": 9.5})
