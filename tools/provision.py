@@ -177,15 +177,19 @@ def _write_config(path: Path, text: str, force: bool) -> None:
     os.replace(tmp, path)
 
 
-def _chown_state(state_dir: Path, owner: str) -> None:
+def _owner_ids(owner: str) -> tuple[int, int]:
     import pwd
 
     try:
         user = pwd.getpwnam(owner)
     except KeyError:
-        raise UsageError(f"--owner {owner}: no such user") from None
+        raise UsageError(f"--owner {owner}: no such user (install.sh makes qiyas)") from None
+    return user.pw_uid, user.pw_gid
+
+
+def _chown_state(state_dir: Path, ids: tuple[int, int]) -> None:
     for path in (state_dir, *state_dir.iterdir()):
-        os.chown(path, user.pw_uid, user.pw_gid)
+        os.chown(path, *ids)
 
 
 def make_bundle(
@@ -235,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if board.platform != "linux":
         raise UsageError(f"board {args.board} is a {board.platform} board: use qiyas flash")
+    owner = _owner_ids(args.owner) if args.owner else None
     _ask(args)
     args.region = region_code(args.region)
     text = config_text(args, set(board.data))
@@ -255,8 +260,8 @@ def run(args: argparse.Namespace) -> int:
     except (keys.KeyError_, PermissionError) as exc:
         raise UsageError(f"cannot make the probe key: {exc}") from None
     _write_config(args.config, text, args.force)
-    if args.owner:
-        _chown_state(cfg.state_dir, args.owner)
+    if owner is not None:
+        _chown_state(cfg.state_dir, owner)
     bundle = make_bundle(args, key.public_key, key.kid, cfg.firmware)
     if args.bundle is not None:
         args.bundle.write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")

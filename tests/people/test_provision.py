@@ -123,6 +123,7 @@ def test_running_again_keeps_the_key_and_asks_before_replacing(tmp_path: Path) -
         (["--broker", "http://example.net"], "broker.url"),
         (["--region", "MA-13"], "unknown region"),
         (["--ca", "/nonexistent/ca.pem"], "no such file"),
+        (["--owner", "no-such-user-qiyas"], "no such user"),
     ],
 )
 def test_bad_answers_are_bad_usage(tmp_path: Path, extra: list[str], says: str) -> None:
@@ -137,6 +138,7 @@ def test_bad_answers_are_bad_usage(tmp_path: Path, extra: list[str], says: str) 
     assert done.returncode == 2, done.stderr
     assert says in done.stderr
     assert not (tmp_path / "agent.toml").exists()
+    assert not (tmp_path / "state" / "probe.key").exists()
 
 
 def test_missing_answers_without_a_terminal_are_named(tmp_path: Path) -> None:
