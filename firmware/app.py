@@ -53,7 +53,6 @@ class App:
         self._due = {}  # type: dict[str, int]
         self._inflight = {}  # type: dict[tuple[int, int], int]  # (epoch, seq) -> sent at, ms
         self._acked = asyncio.Event()
-        self.delivered = 0  # acknowledgements that removed a record, since boot
 
     # -- records -------------------------------------------------------------------------------
 
@@ -145,8 +144,7 @@ class App:
             return  # a malformed ack removes nothing; the records are resent
         for epoch, seq, _status in entries:
             self._inflight.pop((epoch, seq), None)
-            if self.outbox.remove(epoch, seq):
-                self.delivered += 1
+            self.outbox.remove(epoch, seq)
         self._acked.set()
 
     async def _publish_pending(self, client):
@@ -182,11 +180,11 @@ class App:
 
     async def _session(self, until_ms):
         settings = self.settings
-        await self.platform.network_up()
         client = mqtt.Client(self.probe, self.on_message, timeout_s=10)
         status_topic = topics.status(self.probe)
         death = json.dumps({"state": "offline", "reason": "connection lost"}).encode()
         try:
+            await self.platform.network_up()
             await client.connect(
                 settings.broker_host,
                 settings.broker_port,
@@ -220,13 +218,11 @@ class App:
 
     # -- the loop ------------------------------------------------------------------------------
 
-    async def run(self, cycles=None):
-        # type: (int | None) -> None
-        """Measure and deliver forever (or `cycles` times, for tests)."""
+    async def run(self):
+        # type: () -> None
+        """Measure and deliver, forever."""
         if self.outbox.recovered:
             self.status("outbox-recovered", self.outbox.recovered)
-        done = 0
-        while cycles is None or done < cycles:
+        while True:
             wait_ms = await self.measure_due()
             await self.deliver(self.platform.monotonic_ms() + wait_ms)
-            done += 1
