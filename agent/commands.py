@@ -4,7 +4,8 @@ Configured by a `[commands]` table; without one the agent does not even subscrib
 
     [commands]
     controller_key = "HEX"                       # the controller's Ed25519 public key (32 bytes)
-    allowed_servers = ["m1.example.ma:862", ...]  # what a `servers` command may point the probe at
+    allowed_servers = ["m1.example.ma:862", ...]  # what a `servers` command may point the probe
+                                                  # at; default: the [probe] servers configured
 
 The counter of an accepted command is committed to the outbox database before the command is
 acted on, so a crash half-way through cannot make a replay of it acceptable. Every accepted
@@ -36,8 +37,8 @@ log = logging.getLogger("qiyas.commands")
 
 COUNTER_KEY = "command_counter"
 REFUSAL_REPORT_INTERVAL_S = 60.0
-# Sources whose targets a `servers` command changes.
-SERVER_SOURCES = ("latency", "capacity", "dns")
+# Sources whose targets a `servers` command changes (they read `[probe] servers`).
+SERVER_SOURCES = ("latency", "capacity")
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def parse_config(config: AgentConfig) -> CommandsConfig | None:
         key = b""
     if len(key) != 32:
         raise ConfigError(where + "controller_key must be 64 hex digits (an Ed25519 public key)")
-    allowed = table.get("allowed_servers", [])
+    allowed = table.get("allowed_servers", config.section("probe").get("servers", []))
     if not isinstance(allowed, list) or len(allowed) > command.MAX_ITEMS:
         raise ConfigError(where + f"allowed_servers must be a list of at most {command.MAX_ITEMS}")
     for server in allowed:
@@ -196,10 +197,15 @@ class CommandHandler:
         if not affected:
             raise ActionError("no source that measures towards servers is scheduled")
         probe_table = self.agent.config.data.setdefault("probe", {})
+        before = probe_table.get("servers")
         probe_table["servers"] = list(servers)
-        for name in affected:
-            old = self.agent.sources[name]
-            self.agent.sources[name] = load_factory(name)(self.agent.config, self.agent.board)
+        try:
+            fresh = {n: load_factory(n)(self.agent.config, self.agent.board) for n in affected}
+        except ConfigError as exc:
+            probe_table["servers"] = before
+            raise ActionError(str(exc)) from None
+        for name, source in fresh.items():
+            old, self.agent.sources[name] = self.agent.sources[name], source
             await old.aclose()
         return f"servers {', '.join(servers)} for {', '.join(affected)}"
 

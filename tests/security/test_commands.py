@@ -46,6 +46,28 @@ def agent(tmp_path: Path) -> Iterator[Agent]:
     made.outbox.close()
 
 
+async def test_servers_are_switched_only_among_the_allowed(tmp_path: Path) -> None:
+    path = write_agent_config(
+        tmp_path,
+        PROBE,
+        "mqtt://127.0.0.1:1",
+        {"latency": 300},
+        extra=f'[commands]\ncontroller_key = "{CONTROLLER_PUBLIC.hex()}"\n'
+        '[probe]\nservers = ["m1.example.ma:862", "m2.example.ma:862"]\n',
+    )
+    probe = Agent(config_mod.load(path))
+    try:
+        handler = handler_of(probe)
+        await handler(signed(command.SERVERS, {"servers": ["m2.example.ma:862"]}, counter=1))
+        assert [str(s) for s in probe.sources["latency"].servers] == ["m2.example.ma:862"]  # type: ignore[attr-defined]
+        # Without allowed_servers, only the servers the owner configured are allowed.
+        await handler(signed(command.SERVERS, {"servers": ["victim.example.com:862"]}, counter=2))
+        assert [str(s) for s in probe.sources["latency"].servers] == ["m2.example.ma:862"]  # type: ignore[attr-defined]
+        assert [r["outcome"] for r in command_reports(probe)] == ["done", "refused"]
+    finally:
+        probe.outbox.close()
+
+
 def handler_of(agent: Agent) -> CommandHandler:
     handler = agent.uplink.on_command
     assert isinstance(handler, CommandHandler)
