@@ -46,7 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     export = sub.add_parser("export", help="export stored records (open data)")
     db_arg(export)
-    export.add_argument("--format", required=True, choices=["cose", "jsonl", "csv"])
+    export.add_argument("--format", required=True, choices=["cose", "jsonl", "csv", "parquet"])
     export.add_argument("--out", required=True, help="output file, or - for standard output")
     export.add_argument("--since", help="records measured at or after T (ISO 8601 or ms)")
     export.add_argument("--until", help="records measured before T (ISO 8601 or ms)")
@@ -168,13 +168,18 @@ def _export(args: argparse.Namespace) -> int:
     until = parse_time_ms(args.until, "--until")
     with open_store_or_fail(args.db) as store:
         rows = store.records(since_ms=since, until_ms=until)
+        probes = {p.probe: p for p in store.probes()}
         if args.out == "-":
-            count = export.write(rows, args.format, sys.stdout.buffer)
+            count = export.write(rows, args.format, sys.stdout.buffer, probes)
             sys.stdout.buffer.flush()
         else:
             try:
                 with open(args.out, "wb") as out:
-                    count = export.write(rows, args.format, out)
+                    count = export.write(rows, args.format, out, probes)
+                if args.format in ("csv", "parquet"):
+                    # The data dictionary travels beside the data it describes.
+                    with open(f"{args.out}.dictionary.json", "w", encoding="utf-8") as out:
+                        json.dump(export.dictionary(), out, ensure_ascii=False, indent=1)
             except OSError as exc:
                 raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
     from rich.console import Console

@@ -237,3 +237,35 @@ async def test_collector_run_process_ingests_and_stops_on_sigterm(
         _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0
     assert b"1 stored" in err
+
+
+def test_export_parquet_with_metadata_metrics_and_a_data_dictionary(
+    capsys: pytest.CaptureFixture[str], store: Store, store_url: str, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+    from conftest import FLEET, HOURS, seed_fleet
+
+    from collector.store import now_ms
+
+    seed_fleet(store, now_ms())
+    out_file = tmp_path / "open-data.parquet"
+
+    code, _, _ = qiyas(
+        capsys, "collector", "export", "--db", store_url, "--format", "parquet",
+        "--out", str(out_file),
+    )  # fmt: skip
+
+    assert code == 0
+    table = pq.read_table(out_file)
+    assert table.num_rows == len(FLEET) * HOURS * 2
+    rows = table.to_pylist()
+    fwa = [r for r in rows if r["probe"] == "ma-cas-fwa-01" and r["kind"] == "capacity"]
+    assert {(r["operator"], r["technology"], r["region"]) for r in fwa} == {
+        ("IAM", "5G-FWA", "MA-06")
+    }
+    assert sorted(r["down_mbps"] for r in fwa) == [120.0 + 3 * h for h in range(HOURS)]
+    assert json.loads(fwa[0]["context"])["radio"]["rsrp_dbm"] == -97
+    described = table.schema.field("rtt_ms").metadata[b"description"].decode()
+    assert "ms" in described
+    dictionary = json.loads((tmp_path / "open-data.parquet.dictionary.json").read_text())
+    assert [c["column"] for c in dictionary] == table.schema.names
