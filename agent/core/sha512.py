@@ -37,33 +37,32 @@ _H0 = (
 )  # fmt: skip
 
 
-def _rotr(x, n):
-    return ((x >> n) | (x << (64 - n))) & _MASK
-
-
 def _compress(state, block):
+    # Rotations are written out and masked once per sum: under MicroPython every operation on
+    # a 64-bit int allocates, so fewer operations is most of the speed there.
+    mask = _MASK
     w = [int.from_bytes(block[i : i + 8], "big") for i in range(0, 128, 8)]
     for t in range(16, 80):
-        w15 = w[t - 15]
-        w2 = w[t - 2]
-        s0 = _rotr(w15, 1) ^ _rotr(w15, 8) ^ (w15 >> 7)
-        s1 = _rotr(w2, 19) ^ _rotr(w2, 61) ^ (w2 >> 6)
-        w.append((w[t - 16] + s0 + w[t - 7] + s1) & _MASK)
+        x = w[t - 15]
+        y = w[t - 2]
+        s0 = ((x >> 1) | (x << 63)) ^ ((x >> 8) | (x << 56)) ^ (x >> 7)
+        s1 = ((y >> 19) | (y << 45)) ^ ((y >> 61) | (y << 3)) ^ (y >> 6)
+        w.append((w[t - 16] + (s0 & mask) + w[t - 7] + (s1 & mask)) & mask)
     a, b, c, d, e, f, g, h = state
     for t in range(80):
-        s1 = _rotr(e, 14) ^ _rotr(e, 18) ^ _rotr(e, 41)
-        t1 = h + s1 + ((e & f) ^ (~e & g)) + _K[t] + w[t]
-        s0 = _rotr(a, 28) ^ _rotr(a, 34) ^ _rotr(a, 39)
-        t2 = s0 + ((a & b) ^ (a & c) ^ (b & c))
+        s1 = ((e >> 14) | (e << 50)) ^ ((e >> 18) | (e << 46)) ^ ((e >> 41) | (e << 23))
+        t1 = h + (s1 & mask) + (g ^ (e & (f ^ g))) + _K[t] + w[t]
+        s0 = ((a >> 28) | (a << 36)) ^ ((a >> 34) | (a << 30)) ^ ((a >> 39) | (a << 25))
+        t2 = (s0 & mask) + ((a & b) | (c & (a | b)))
         h = g
         g = f
         f = e
-        e = (d + t1) & _MASK
+        e = (d + t1) & mask
         d = c
         c = b
         b = a
-        a = (t1 + t2) & _MASK
-    return [(state[i] + x) & _MASK for i, x in enumerate((a, b, c, d, e, f, g, h))]
+        a = (t1 + t2) & mask
+    return [(state[i] + x) & mask for i, x in enumerate((a, b, c, d, e, f, g, h))]
 
 
 def digest(data):
