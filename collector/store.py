@@ -233,6 +233,14 @@ class Store:
         rows: list[Any] = self._execute(text, params).fetchall()
         return rows
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """One transaction around execute() calls (tools, benchmarks, tests)."""
+        return self._engine.transaction()
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement written with `?` placeholders (tools, benchmarks, tests)."""
+        self._execute(text, params)
+
     def query(self, text: str, params: Sequence[Any] = ()) -> list[Any]:
         """Rows of a read-only SELECT written with `?` placeholders (for collector.queries)."""
         return self._query(text, params)

@@ -43,7 +43,7 @@ def test_upgrading_from_version_1_keeps_records_and_fills_metrics(
         m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
         with open_store(store_url) as v1:
             registry.add_key(v1, probe.probe, probe.public_key)
-            v1._execute(  # a row as version 1 stored it, before metric columns existed
+            v1.execute(  # a row as version 1 stored it, before metric columns existed
                 "INSERT INTO records (probe, epoch, seq, kid, kind, time_ms, synced,"
                 " received_at_ms, record, raw) VALUES (?, 1, 1, ?, 'capacity', ?, ?, ?, ?, ?)",
                 (
