@@ -7,6 +7,7 @@ import json
 import os
 import selectors
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from collector import broker_config
-from hil.fleet import qiyas
+from hil.fleet import QiyasProcess, qiyas
 from hil.mosquitto import free_port, wait_listening
 from tools import certs
 
@@ -161,3 +162,19 @@ def provision(
     assert done.returncode == 0, done.stderr
     bundle: dict[str, Any] = json.loads(done.stdout)
     return config, bundle
+
+
+def start_collector(broker: str, db: Path, log: Path, *tls: str) -> QiyasProcess:
+    """`qiyas collector run`, returned once its group subscription is in place: a record the
+    broker gets before that would wait for the probe's resend."""
+    collector = QiyasProcess(
+        ["collector", "run", "--broker", broker, "--db", str(db), "--client-id", "collector-people",
+         *tls], log,
+    ).start()  # fmt: skip
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not (log.exists() and "subscribed to" in log.read_text()):
+        if time.monotonic() > deadline:
+            collector.stop()
+            raise TimeoutError(f"the collector did not subscribe: see {log}")
+        time.sleep(0.05)
+    return collector

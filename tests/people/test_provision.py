@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PKI, PROBE, TlsBroker, provision, run_qiyas, tls_args
+from conftest import PKI, PROBE, TlsBroker, provision, run_qiyas, start_collector, tls_args
 
 from agent import config as agent_config
 from agent.keys import load_or_create
 from collector.store import open_store
-from hil.fleet import AgentProcess, QiyasProcess, qiyas
+from hil.fleet import AgentProcess, qiyas
 from tools.cli import UsageError
 from tools.provision import region_code
 
@@ -57,11 +57,9 @@ def test_provisioned_probe_is_registered_and_its_records_verified(
                      str(tmp_path / "bundle.json"), "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["kid"] == bundle["kid"]
-    collector = QiyasProcess(
-        ["collector", "run", "--broker", tls_broker.url, "--db", str(db),
-         "--client-id", "collector-people", *tls_args(pki.collector)],
-        tmp_path / "collector.log",
-    ).start()  # fmt: skip
+    collector = start_collector(
+        tls_broker.url, db, tmp_path / "collector.log", *tls_args(pki.collector)
+    )
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     try:
         # The birth record at once, the first health record within the first 10 s.

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import provision, run_qiyas
+from conftest import provision, run_qiyas, start_collector
 
 from agent.statuspage import History
-from hil.fleet import AgentProcess, QiyasProcess
+from hil.fleet import AgentProcess
 from hil.mosquitto import Mosquitto, free_port, wait_listening
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "people"
@@ -112,15 +112,13 @@ def probe(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[Probe]:
     db = str(tmp_path / "collector.db")
     registered = run_qiyas("collector", "keys", "add", "--db", db, "--bundle", str(bundle))
     assert registered.returncode == 0, registered.stderr
-    collector = QiyasProcess(
-        ["collector", "run", "--broker", mosquitto.url, "--db", db], tmp_path / "collector.log"
-    ).start()
     config.write_text(config.read_text().replace("health = 300", f"health = {HEALTH_EVERY_S}"))
     (tmp_path / "state").mkdir(exist_ok=True)
     seed_history(tmp_path / "state" / "history.db")
+    collector = start_collector(mosquitto.url, tmp_path / "collector.db", tmp_path / "c.log")
     p = Probe(tmp_path, config, f"http://{listen}/")
-    p.start()
     try:
+        p.start()
         yield p
     finally:
         p.stop()
