@@ -131,7 +131,9 @@ class StatusPage:
 
     async def serve(self, stop: asyncio.Event) -> None:
         try:
-            server = await asyncio.start_server(self._handle, self.host, self.port)
+            server = await asyncio.start_server(
+                self._handle, self.host, self.port, limit=MAX_HEAD_BYTES
+            )
         except OSError as exc:
             log.error(
                 "status page cannot listen on %s:%d (%s); is that this device's LAN address?",
@@ -150,8 +152,10 @@ class StatusPage:
             status, headers, body = await asyncio.wait_for(
                 self._answer(reader, writer.get_extra_info("peername")), READ_TIMEOUT_S
             )
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (TimeoutError, asyncio.IncompleteReadError):
             status, headers, body = _plain(408, "request incomplete")
+        except asyncio.LimitOverrunError:
+            status, headers, body = _plain(431, "request head too large")
         except ValueError as exc:
             status, headers, body = _plain(400, str(exc))
         head = [f"HTTP/1.1 {status}", "Connection: close", f"Content-Length: {len(body)}"]
@@ -168,9 +172,7 @@ class StatusPage:
     ) -> tuple[str, dict[str, str], bytes]:
         if not _lan_peer(peer):
             return _plain(403, "the status page answers only the household's network")
-        raw = await reader.readuntil(b"\r\n\r\n")
-        if len(raw) > MAX_HEAD_BYTES:
-            return _plain(431, "request head too large")
+        raw = await reader.readuntil(b"\r\n\r\n")  # at most MAX_HEAD_BYTES (the stream's limit)
         lines = raw.decode("latin-1").split("\r\n")
         method, target = [*lines[0].split(" "), "", ""][:2]
         headers = {}

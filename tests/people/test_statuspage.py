@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
+import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +16,8 @@ from typing import Any
 
 import pytest
 from conftest import provision, run_qiyas, start_collector
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent.statuspage import History
 from hil.fleet import AgentProcess
@@ -192,6 +196,42 @@ def test_refusals(probe: Probe) -> None:
     for method, path, headers, expected in REFUSALS:
         code, _ = probe.request(method, path, "", headers)
         assert code == expected, (method, path, headers)
+    assert probe.status()["paused_until"] is None
+
+
+def raw_exchange(probe: Probe, data: bytes) -> bytes:
+    host, port = probe.url.removeprefix("http://").rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(data)
+        conn.shutdown(socket.SHUT_WR)  # the client is done: an unfinished request stays so
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+    return answer
+
+
+def test_oversized_request_head(probe: Probe) -> None:
+    answer = raw_exchange(probe, b"GET / HTTP/1.1\r\nX-Filler: " + b"a" * 20000 + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        st.binary(max_size=2048),
+        st.builds(
+            lambda method, target, head: f"{method} {target} HTTP/1.1\r\n{head}\r\n\r\n".encode(),
+            st.sampled_from(["GET", "POST", "HEAD", "PUT", "", "G\x00T"]),
+            st.text(max_size=64),
+            st.text(max_size=256),
+        ),
+    )
+)
+def test_hostile_requests_get_an_answer_and_change_nothing(probe: Probe, data: bytes) -> None:
+    answer = raw_exchange(probe, data)
+    assert re.match(rb"HTTP/1\.1 [1-5]\d\d ", answer), answer[:80]
     assert probe.status()["paused_until"] is None
 
 
