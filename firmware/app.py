@@ -58,19 +58,28 @@ class App:
 
     def emit(self, kind, values):
         # type: (str, dict) -> bytes
-        """Sign a record and commit it to the outbox; returns the COSE_Sign1 bytes."""
+        """Sign a record and commit it to the outbox; returns the COSE_Sign1 bytes.
+
+        Values the schema refuses (a modem that answers something absurd) become a status
+        record that says so, rather than an exception that would reset the board in a loop.
+        """
         seq = self.outbox.reserve_seq()
-        payload = record.encode(
-            self.probe,
-            self.epoch,
-            seq,
-            self.clock.now_ms(),
-            self.clock.synced,
-            kind,
-            values,
-            self.versions,
-            self.context,
-        )
+        try:
+            payload = record.encode(
+                self.probe,
+                self.epoch,
+                seq,
+                self.clock.now_ms(),
+                self.clock.synced,
+                kind,
+                values,
+                self.versions,
+                self.context,
+            )
+        except record.RecordError as exc:
+            if kind == "status":
+                raise
+            return self.status("record-refused", "%s: %s" % (kind, exc))
         raw = cose.sign1(payload, self.kid, self.key.sign)
         self.outbox.put(self.epoch, seq, raw)
         if self.settings.echo_records:
