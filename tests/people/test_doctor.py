@@ -100,6 +100,35 @@ def test_each_fault_fails_with_its_fix(
     assert failed == [check]
 
 
+@pytest.mark.parametrize(
+    ("tls", "reason", "fix"),
+    [
+        # The probe holds no client certificate at all.
+        ("ca-only", "requires a client certificate", "set broker.cert and broker.key"),
+        # The probe trusts another CA than the one that signed the broker.
+        ("wrong-ca", "the broker's certificate is not trusted", "national CA file"),
+    ],
+)
+def test_broker_tls_mistakes(
+    tmp_path: Path, tls_broker: TlsBroker, pki: PKI, tls: str, reason: str, fix: str
+) -> None:
+    device = pki.device(PROBE)
+    if tls == "ca-only":
+        options = ["--ca", str(device.ca)]
+    else:
+        rogue_ca = pki.root / "rogue" / "ca.pem"
+        options = ["--ca", str(rogue_ca), "--cert", str(device.cert), "--key", str(device.key)]
+    config, _ = provision(tmp_path, tls_broker.url, None, "--board", "generic-linux", *options)
+    code, checks = doctor(config)
+    assert code == 1
+    assert checks["broker"]["status"] == "fail"
+    assert reason in checks["broker"]["reason"]
+    assert fix in checks["broker"]["fix"]
+    # Parts the board does not have are skipped, with the reason.
+    assert checks["modem port"]["status"] == "skip" and "no modem" in checks["modem port"]["reason"]
+    assert checks["ONT"]["status"] == "skip"
+
+
 def test_no_sim_does_not_blame_registration_or_signal(
     tmp_path: Path, start: Callable[..., dict[str, Any]], tls_broker: TlsBroker, pki: PKI
 ) -> None:
