@@ -646,6 +646,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(console: Any, results: list[Result], ok: bool) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="qiyas doctor")
@@ -653,6 +654,7 @@ def _report(console: Any, results: list[Result], ok: bool) -> None:
         table.add_column(column, overflow="fold")
     for r in results:
         result = f"[{STYLE[r.status]}]{MARK[r.status]} {r.status}[/]"
-        table.add_row(r.check, result, r.reason, r.fix)
+        # Reasons quote config sections ("[schedule]"): text, not rich markup.
+        table.add_row(r.check, result, escape(r.reason), escape(r.fix))
     console.print(table, highlight=False)
     console.print("[green]installation good[/]" if ok else "[red]installation needs fixing[/]")

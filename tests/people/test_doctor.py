@@ -179,6 +179,12 @@ def test_human_output_ends_with_the_table_and_verdict(tmp_path: Path) -> None:
     assert "correct the file" in done.stderr
 
 
+def test_human_output_keeps_config_section_names(tmp_path: Path) -> None:
+    config, _ = provision(tmp_path, "mqtt://127.0.0.1:9", None, "--board", "generic-linux")
+    done = run_qiyas("doctor", "-c", str(config))
+    assert "[schedule]" in done.stderr  # "no radio polling in [schedule]", not eaten as markup
+
+
 def test_missing_config_is_bad_usage(tmp_path: Path) -> None:
     done = run_qiyas("doctor", "-c", str(tmp_path / "absent.toml"))
     assert done.returncode == 2
