@@ -65,7 +65,7 @@ class DirectionResult:
 
 def steady_rate(samples: list[tuple[float, int]]) -> tuple[float | None, int, float, float]:
     """(Mbit/s, bytes, seconds, warm-up seconds) over the steady part of cumulative samples
-    (t since start, bytes), taken every TICK_S from (0, 0)."""
+    (t since start, bytes), taken every TICK_S."""
     if len(samples) < 3:
         return None, 0, 0.0, 0.0
     rates = _rates(samples)
@@ -194,7 +194,8 @@ async def _sample(
     loop: asyncio.AbstractEventLoop, counts: list[int], length_s: float, progress: Progress | None
 ) -> list[tuple[float, int]]:
     start = loop.time()
-    samples = [(0.0, 0)]
+    # Streams opened one after another may already have moved bytes: not part of tick one.
+    samples = [(0.0, sum(counts))]
     k = 1
     while k * TICK_S <= length_s:
         await asyncio.sleep(max(0.0, start + k * TICK_S - loop.time()))

@@ -13,6 +13,7 @@ import struct
 import time
 from typing import Any
 
+from agent import clock
 from agent.core import stamp
 from agent.probe.endpoint import Endpoint, ResolveError, reason, resolve
 
@@ -78,7 +79,8 @@ async def measure_latency(
         family, kind, proto, _, addr = await resolve(server, socket.SOCK_DGRAM)
     except ResolveError as exc:
         raise LatencyError(str(exc)) from None
-    sender = stamp.Sender(count, int(interval_s * 1e9), int(timeout_s * 1e9), size)
+    estimate = stamp.error_estimate(clock.synchronised(), 1_000_000)
+    sender = stamp.Sender(count, int(interval_s * 1e9), int(timeout_s * 1e9), size, estimate)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     with socket.socket(family, kind, proto) as sock:

@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from agent import clock
 from agent.core import stamp
 from agent.probe import bulk, control
 
@@ -32,6 +33,8 @@ IP_TTL_CMSG = 2
 _TIMESPEC = struct.Struct("@qq")
 _INT = struct.Struct("@i")
 
+ACCEPT_BACKOFF_S = 0.1
+STAMP_RCVBUF = 1024 * 1024
 STAMP_BATCH = 64  # packets read per wake-up before other clients' work gets its turn
 PAYLOAD_BYTES = 4 * 1024 * 1024
 SINK_BYTES = 1024 * 1024
@@ -113,8 +116,10 @@ class Reflector:
         else:
             sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
         self._ancsize = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(_INT.size)
-        # Clock error: unsynchronised, good to a millisecond at best on a household board.
-        self.estimate = stamp.error_estimate(False, 1_000_000)
+        # Room for bursts from many clients between two wake-ups of the loop.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STAMP_RCVBUF)
+        # The S bit says whether NTP keeps this clock; a millisecond is an honest error bound.
+        self.estimate = stamp.error_estimate(clock.synchronised(), 1_000_000)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.sock.setblocking(False)
@@ -155,7 +160,7 @@ class Reflector:
             return
         rx_ns, ttl = time.time_ns(), 255
         for level, kind, value in ancdata:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
                 sec, nsec = _TIMESPEC.unpack_from(value)
                 rx_ns = sec * 1_000_000_000 + nsec
             elif len(value) >= _INT.size and (
@@ -211,7 +216,12 @@ class CapacityEndpoint:
         loop = asyncio.get_running_loop()
         self.sock.setblocking(False)
         while True:
-            conn, addr = await loop.sock_accept(self.sock)
+            try:
+                conn, addr = await loop.sock_accept(self.sock)
+            except OSError as exc:  # e.g. EMFILE under a connection flood: keep serving
+                log.warning("cannot accept a connection: %s", exc)
+                await asyncio.sleep(ACCEPT_BACKOFF_S)  # let closing connections free descriptors
+                continue
             client = addr[0]
             if (
                 self.connections >= self.limits.max_connections
@@ -235,8 +245,10 @@ class CapacityEndpoint:
         conn.setblocking(False)
         try:
             await self._stream(conn, client)
-        except (ConnectionError, TimeoutError, OSError) as exc:
+        except OSError as exc:  # reset, broken pipe: the client went away
             log.debug("capacity stream from %s ended: %s", client, exc)
+        except Exception:  # a bug must cost one stream, never the server
+            log.exception("capacity stream from %s failed", client)
         finally:
             conn.close()
             left = self._connections[client] - 1
