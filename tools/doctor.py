@@ -18,6 +18,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import socket
 import sqlite3
 import ssl
 import time
@@ -573,8 +574,14 @@ def _broker_failure(url: str, exc: OSError) -> Result:
             "the client certificate must be issued to this probe by the national device CA "
             "and not be expired or revoked: get a new one (qiyas certs device)",
         )
-    if isinstance(exc, ConnectionError) and not isinstance(exc, ConnectionRefusedError):
-        reason = str(exc)
+    if isinstance(exc, ConnectionRefusedError):
+        reason = "connection refused (nothing listens on that port)"
+    elif isinstance(exc, TimeoutError):
+        reason = "no answer (a firewall may drop the traffic)"
+    elif isinstance(exc, socket.gaierror):
+        reason = f"the name does not resolve ({exc.strerror})"
+    elif isinstance(exc, ConnectionError):
+        reason = str(exc)  # ours, already in words
     else:
         reason = exc.strerror or str(exc) or type(exc).__name__
     return Result(

@@ -183,6 +183,8 @@ def test_human_output_keeps_config_section_names(tmp_path: Path) -> None:
     config, _ = provision(tmp_path, "mqtt://127.0.0.1:9", None, "--board", "generic-linux")
     done = run_qiyas("doctor", "-c", str(config))
     assert "[schedule]" in done.stderr  # "no radio polling in [schedule]", not eaten as markup
+    _, checks = doctor(config)
+    assert checks["broker"]["reason"].startswith("cannot reach mqtt://127.0.0.1:9: connection re")
 
 
 def test_missing_config_is_bad_usage(tmp_path: Path) -> None:
