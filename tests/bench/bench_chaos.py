@@ -45,7 +45,7 @@ def chaos_round(run: ChaosRun, rng: random.Random) -> None:
         lambda: run.broker_outage(rng.randint(1, 4)),
         lambda: run.kill_collector_while_storing(rng.randint(2, 5)),
         lambda: run.kill_agent_while_publishing(rng.choice(run.probes), rng.randint(2, 5)),
-        lambda: run.disk_full(rng.choice(run.probes), rng.randint(1, 3)),
+        lambda: run.disk_full(rng.choice(run.probes), rng.randint(1, 3), hold_s=20),
         lambda: run.flap(rng.randint(2, 5), down=rng.uniform(0.2, 2.0), up=rng.uniform(0.5, 2.0)),
     ]
     rng.shuffle(faults)

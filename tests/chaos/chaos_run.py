@@ -258,6 +258,9 @@ class ChaosRun:
             f"{records} records measured offline by each agent",
         )
         self.broker.start()
+        assert self.broker.proc is not None and self.broker.proc.poll() is None, (
+            f"the broker did not come back on port {self.broker.port} (taken by another process?)"
+        )
 
     def kill_collector_while_storing(self, backlog: int = 3) -> None:
         """An outage builds a backlog; kill -9 the collector as soon as it is storing it."""
@@ -277,8 +280,12 @@ class ChaosRun:
         self.faults["agent kill -9 mid-publish"] += 1
         self._start_agent(probe)
 
-    def disk_full(self, probe: Probe, refusals: int = 2) -> None:
-        """Fill the agent's tmpfs to the last byte until it has refused `refusals` records."""
+    def disk_full(self, probe: Probe, refusals: int = 2, hold_s: float | None = None) -> None:
+        """Fill the agent's tmpfs to the last byte until it has refused `refusals` records.
+
+        hold_s: give up waiting after this long (the journal may still have room inside its
+        file, so that the agent commits on for a while): the disk is freed without an error.
+        """
         if os.geteuid() != 0:
             return  # no tmpfs without root: not injected, and the report's faults say so
         target = probe.refusals() + refusals
@@ -288,7 +295,12 @@ class ChaosRun:
                 f.write(b"\0" * 65536)
         self.faults["disk full"] += 1
         try:
-            wait_until(lambda: probe.refusals() >= target, 30, f"{probe.name} refusing records")
+            wait_until(
+                lambda: probe.refusals() >= target, hold_s or 30, f"{probe.name} refusing records"
+            )
+        except TimeoutError:
+            if hold_s is None:
+                raise
         finally:
             filler.unlink()
 

@@ -17,11 +17,12 @@ from chaos_run import ChaosRun
 def test_every_committed_record_is_stored_exactly_once_through_faults(tmp_path: Path) -> None:
     with ChaosRun(tmp_path, agents=3) as run:
         a, b, c = run.probes
+        # First, while its journal still grows (later it may have room inside its own file).
+        run.disk_full(b)
         run.broker_outage()
         run.kill_collector_while_storing()
         run.clock_jump(c, -3600)
         run.kill_agent_while_publishing(a)
-        run.disk_full(b)
         run.flap(3)
         run.clock_jump(c, +7200)
         run.broker_outage()
