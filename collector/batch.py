@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.core import acks, record, topics
+from agent.core import acks, cose, record, topics
 from collector import metrics
 from collector.replay import SeqWindow
 from collector.store import QuarantineRow, RecordRow, Store
@@ -77,6 +77,17 @@ def _check(topic: str, raw: bytes, lookup: KeyLookup, now_ms: int) -> Verified |
         return Rejected(f"internal error while verifying: {exc!r}")
 
 
+def _quarantined(
+    topic: str, probe: str | None, reason: str, now_ms: int, raw: bytes
+) -> QuarantineRow:
+    """Keep the evidence, but no more of it than a valid record could be: a flood of huge
+    messages must not fill the database."""
+    if len(raw) > cose.MAX_MESSAGE:
+        reason += f" (first {cose.MAX_MESSAGE} of {len(raw)} bytes kept)"
+        raw = raw[: cose.MAX_MESSAGE]
+    return QuarantineRow(topic, probe, reason, now_ms, raw)
+
+
 def process(
     store: Store,
     lookup: KeyLookup,
@@ -115,7 +126,7 @@ def process(
             )
         else:
             probe = _topic_probe(topic)
-            quarantined.append(QuarantineRow(topic, probe, verdict.reason, now_ms, raw))
+            quarantined.append(_quarantined(topic, probe, verdict.reason, now_ms, raw))
             if probe is not None and verdict.epoch is not None and verdict.seq is not None:
                 outcome.ack(probe, verdict.epoch, verdict.seq, acks.QUARANTINED)
     is_new = store.store_batch(rows, quarantined)

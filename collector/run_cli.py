@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -45,4 +46,20 @@ async def _until_signalled(collector: Collector) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    progress = asyncio.create_task(_report_progress(collector, stop))
     await collector.run(stop)
+    await progress
+
+
+async def _report_progress(collector: Collector, stop: asyncio.Event, every_s: float = 10) -> None:
+    """A line every every_s seconds while records arrive, so an operator sees it working."""
+    log = logging.getLogger("qiyas.collector")
+    shown = (0, 0, 0)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
+        s = collector.stats
+        now = (s.stored, s.duplicates, s.quarantined)
+        if now != shown:
+            log.info("%d stored, %d duplicates, %d quarantined so far", *now)
+            shown = now

@@ -9,7 +9,7 @@ import aiomqtt
 from conftest import ProbeSide, broker_of, running
 from probe_signing import SigningProbe
 
-from agent.core import acks, cbor, record, topics
+from agent.core import acks, cbor, cose, record, topics
 from collector import registry
 from collector.ingest import Collector
 from collector.store import Store, open_store
@@ -129,6 +129,9 @@ async def test_bad_input_is_quarantined_with_its_reason_and_ingest_goes_on(
     assert len(reasons) == len(cases)
     for (_, _, words, _), reason in zip(cases, reasons, strict=True):
         assert words in reason
+    oversized = next(q for q in store.quarantine() if q.reason.startswith("oversized"))
+    assert len(oversized.raw) == cose.MAX_MESSAGE
+    assert "(first 16384 of 20001 bytes kept)" in oversized.reason
     assert store.count_records() == 1
 
 
