@@ -36,6 +36,62 @@ async def send_forever(
         await asyncio.sleep(0)  # a socket that never blocks must not starve the other streams
 
 
+class _Drain(asyncio.BufferedProtocol):
+    """The event loop reads straight into `sink`, once per readiness of the socket: no future,
+    no reader registered and removed per read, and every stream gets its turn."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, sink: memoryview, on_data: Callable[[int], float]
+    ) -> None:
+        self.loop = loop
+        self.sink = sink
+        self.on_data = on_data
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self.lowat = 1
+        self.window_start = loop.time()
+        self.window_bytes = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.sink
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.window_bytes += nbytes
+        now = self.loop.time()
+        if now - self.window_start >= LOWAT_EVERY_S:
+            self._follow_rate(self.window_bytes / (now - self.window_start))
+            self.window_start, self.window_bytes = now, 0
+        pause = self.on_data(nbytes)
+        if pause and self.transport is not None:
+            self.transport.pause_reading()
+            self.loop.call_later(pause, self._resume)
+
+    def _follow_rate(self, rate: float) -> None:
+        # The socket's low-water mark follows the arrival rate so that a read carries about
+        # LOWAT_S worth of data: tens of wake-ups a second per stream at any rate instead of
+        # one per arriving segment, which is where the CPU would go at hundreds of Mbit/s.
+        want = min(MAX_LOWAT, max(1, int(rate * LOWAT_S)))
+        if want != self.lowat and self.transport is not None:
+            sock = self.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, want)
+            self.lowat = want
+
+    def _resume(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def eof_received(self) -> bool:
+        return False  # close: the peer has finished sending
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
 async def receive_all(
     loop: asyncio.AbstractEventLoop,
     sock: socket.socket,
@@ -43,32 +99,13 @@ async def receive_all(
     on_data: Callable[[int], float],
 ) -> None:
     """Read into `sink` until the peer closes; on_data(n) returns a pause in seconds (pacing).
-
-    The socket's low-water mark follows the arrival rate so that a read carries about
-    LOWAT_S worth of data: a few hundred wake-ups a second at any rate instead of one per
-    arriving segment, which is where the CPU would go at hundreds of Mbit/s.
-    """
-    lowat = 1
-    window_start = loop.time()
-    window_bytes = 0
-    while True:
-        n = await loop.sock_recv_into(sock, sink)
-        if n == 0:
-            return
-        window_bytes += n
-        now = loop.time()
-        if now - window_start >= LOWAT_EVERY_S:
-            rate = window_bytes / (now - window_start)
-            want = min(MAX_LOWAT, max(1, int(rate * LOWAT_S)))
-            if want != lowat:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, want)
-                lowat = want
-            window_start, window_bytes = now, 0
-        pause = on_data(n)
-        if pause or n == len(sink):
-            # A full sink means more is waiting: yield, or one stream would starve the others.
-            # Otherwise the next read waits for the socket, which yields anyway.
-            await asyncio.sleep(pause)
+    The socket belongs to the reader from then on and is closed when it returns."""
+    drain = _Drain(loop, sink, on_data)
+    transport, _ = await loop.connect_accepted_socket(lambda: drain, sock)
+    try:
+        await drain.closed
+    finally:
+        transport.abort()
 
 
 async def recv_exact(loop: asyncio.AbstractEventLoop, sock: socket.socket, n: int) -> bytes:
