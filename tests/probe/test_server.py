@@ -213,3 +213,22 @@ async def test_rate_limit_per_session(direction: int) -> None:
     finally:
         await srv.aclose()
     assert result.mbps == pytest.approx(40.0, rel=0.1)
+
+
+async def test_ipv6_with_the_hop_limit_reflected() -> None:
+    srv = MeasurementServer("::1", 0)
+    await srv.start()
+
+    def client() -> stamp.ReflectedPacket:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(5)
+            sock.sendto(stamp.encode_test(3, 4, 1), ("::1", srv.port))
+            return stamp.decode_reflected(sock.recv(2048))
+
+    try:
+        reply = await asyncio.to_thread(client)
+        lat = await measure_latency(Endpoint("::1", srv.port), count=5, interval_s=0.005)
+    finally:
+        await srv.aclose()
+    assert (reply.sender_seq, reply.sender_ttl) == (3, 64)  # the hop limit it arrived with
+    assert lat["received"] == 5 and str(Endpoint("::1", srv.port)) == f"[::1]:{srv.port}"
