@@ -94,7 +94,9 @@ async def measure_latency(
         loop.add_reader(sock.fileno(), receiver.on_readable)
         try:
             while not sender.finished(time.monotonic_ns()):
-                pkt = sender.poll(time.monotonic_ns(), stamp.ntp_from_unix_ns(time.time_ns()))
+                wall = stamp.ntp_from_unix_ns(time.time_ns())
+                # The send time is read last, as close to the send as the packet allows.
+                pkt = sender.poll(time.monotonic_ns(), wall)
                 if pkt is not None:
                     with contextlib.suppress(OSError):  # a send that fails is a lost packet
                         sock.send(pkt)
