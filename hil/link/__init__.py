@@ -40,10 +40,13 @@ def _ip(*args: str) -> None:
         raise LinkError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
 
 
-def _check_rate(rate_mbit: float | None) -> None:
-    # tc itself takes "-5mbit" for some 18 Pbit/s: refuse it here.
-    if rate_mbit is not None and not 0 < rate_mbit <= 100_000:
-        raise ValueError(f"rate {rate_mbit} Mbit/s is outside (0, 100000]")
+def _check(down_mbit: float | None, up_mbit: float | None, queue_ms: float) -> None:
+    # tc itself takes "-5mbit" for some 18 Pbit/s: refuse such values here.
+    for rate in (down_mbit, up_mbit):
+        if rate is not None and not 0 < rate <= 100_000:
+            raise ValueError(f"rate {rate:g} Mbit/s is outside (0, 100000]")
+    if not 0 < queue_ms <= 10_000:
+        raise ValueError(f"queue {queue_ms:g} ms is outside (0, 10000]")
 
 
 def tbf_burst_bytes(rate_mbit: float) -> int:
@@ -73,10 +76,7 @@ class ShapedLink:
         self.queue_ms = queue_ms
         self._procs: list[subprocess.Popen[bytes]] = []
         self._created: list[str] = []  # namespaces this link made, and so removes
-        for rate in (self.rate_down_mbit, self.rate_up_mbit):
-            _check_rate(rate)
-        if not queue_ms > 0:
-            raise ValueError(f"queue_ms {queue_ms} must be positive")
+        _check(self.rate_down_mbit, self.rate_up_mbit, queue_ms)
 
     def up(self) -> ShapedLink:
         _live.add(self)
@@ -98,8 +98,7 @@ class ShapedLink:
 
     def shape(self, down_mbit: float | None, up_mbit: float | None, queue_ms: float) -> None:
         """(Re)shape both directions; None removes the shaping of that direction."""
-        _check_rate(down_mbit)
-        _check_rate(up_mbit)
+        _check(down_mbit, up_mbit, queue_ms)
         for ns, rate in ((self.ns_b, down_mbit), (self.ns_a, up_mbit)):
             if rate is None:
                 with contextlib.suppress(LinkError):  # no qdisc to remove is fine
