@@ -393,10 +393,21 @@ class Doctor:
                 return problem
         else:
             problem = None
+        client_id = f"qiyas-doctor-{self.config.probe_id}"
         try:
-            code = await _mqtt_connect(broker, f"qiyas-doctor-{self.config.probe_id}")
+            code = await _mqtt_connect(broker, client_id)
         except OSError as exc:
-            return _broker_failure(broker.url, exc)
+            if not (broker.tls and _lost_after_handshake(exc)):
+                return _broker_failure(broker.url, exc, bool(broker.cert))
+            # TLS 1.3 checks the client's certificate after the handshake, and the broker's alert
+            # may be lost in the reset; under TLS 1.2 the refusal comes inside the handshake.
+            try:
+                code = await _mqtt_connect(broker, client_id, ssl.TLSVersion.TLSv1_2)
+            except OSError as again:
+                # A broker that speaks only TLS 1.3 refuses the retry itself: keep what it did say.
+                reason = getattr(again, "reason", None) or ""
+                version = isinstance(again, ssl.SSLError) and "VERSION" in reason
+                return _broker_failure(broker.url, exc if version else again, bool(broker.cert))
         if code != 0:
             return Result(
                 "broker",
@@ -520,12 +531,19 @@ def _connect_packet(client_id: str) -> bytes:
     return b"\x10" + bytes(length) + body
 
 
-async def _mqtt_connect(broker: Any, client_id: str) -> int:
+def _lost_after_handshake(exc: OSError) -> bool:
+    return isinstance(exc, ConnectionError) and not isinstance(exc, ConnectionRefusedError)
+
+
+async def _mqtt_connect(
+    broker: Any, client_id: str, tls_max: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED
+) -> int:
     """CONNECT and read the CONNACK's reason code (0 = accepted); OSError/SSLError if refused
     before that. Done by hand so a TLS alert reaches the technician as what it is."""
     context = None
     if broker.tls:
         context = ssl.create_default_context(cafile=broker.ca)
+        context.maximum_version = tls_max
         if broker.cert:
             context.load_cert_chain(broker.cert, broker.key)
     reader, writer = await asyncio.wait_for(
@@ -549,7 +567,7 @@ async def _mqtt_connect(broker: Any, client_id: str) -> int:
             await writer.wait_closed()
 
 
-def _broker_failure(url: str, exc: OSError) -> Result:
+def _broker_failure(url: str, exc: OSError, presented_cert: bool) -> Result:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return Result(
             "broker",
@@ -558,15 +576,16 @@ def _broker_failure(url: str, exc: OSError) -> Result:
             "broker.ca must be the national CA file from the provisioning kit; check the clock "
             "(a wrong date makes good certificates look expired)",
         )
+    refused_tls = isinstance(exc, ssl.SSLError) or _lost_after_handshake(exc)
+    if refused_tls and not presented_cert:
+        return Result(
+            "broker",
+            FAIL,
+            f"{url} requires a client certificate and none was given",
+            "set broker.cert and broker.key in the config (from qiyas certs device)",
+        )
     if isinstance(exc, ssl.SSLError):
-        alert = (exc.reason or str(exc)).lower().replace("_", " ")
-        if "certificate required" in alert:
-            return Result(
-                "broker",
-                FAIL,
-                f"{url} requires a client certificate and none was given",
-                "set broker.cert and broker.key in the config (from qiyas certs device)",
-            )
+        alert = (getattr(exc, "reason", None) or str(exc)).lower().replace("_", " ")
         return Result(
             "broker",
             FAIL,
