@@ -28,12 +28,7 @@ KeyLookup = Callable[[bytes], KeyRow | None]
 @dataclass(frozen=True)
 class Verified:
     kid: bytes
-    record: dict[str, Any]
-
-    @property
-    def probe(self) -> str:
-        probe: str = self.record["probe"]
-        return probe
+    record: dict[str, Any]  # decoded and checked: agent.core.record.decode's named fields
 
 
 @dataclass(frozen=True)

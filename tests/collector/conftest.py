@@ -90,7 +90,7 @@ class ProbeSide:
 
     async def next_acks(self, n: int, timeout: float = 10.0) -> list[tuple[str, int, int, int]]:
         """The next n (probe, epoch, seq, status) acknowledgements, waiting at most timeout."""
-        out = []
+        out: list[tuple[str, int, int, int]] = []
         async with asyncio.timeout(timeout):
             while len(out) < n:
                 out.append(await self.acks.get())

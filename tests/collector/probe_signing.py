@@ -25,7 +25,8 @@ class SigningProbe:
 
     def sign(self, payload: bytes, kid: bytes | None = None) -> bytes:
         """payload wrapped in a COSE_Sign1 signed by this probe's key (under kid if given)."""
-        return cose.sign1(payload, self.kid if kid is None else kid, self.private_key.sign)
+        signed: bytes = cose.sign1(payload, self.kid if kid is None else kid, self.private_key.sign)
+        return signed
 
     def payload(
         self,

@@ -120,7 +120,8 @@ def test_reads_need_a_key_and_writes_an_admin_key(
         assert reader.status_code == 403
         admin = anonymous.post(url, json=body, headers={"X-API-Key": keys["admin"]})
         assert admin.status_code == 200
-    assert store.probe("ma-mar-4g-01").operator == "Orange"  # type: ignore[union-attr]
+    updated = store.probe("ma-mar-4g-01")
+    assert updated is not None and updated.operator == "Orange"
     with TestClient(create_app(store_url, public=True)) as public:
         assert public.get("/api/v1/records").status_code == 200
         assert public.post(url, json=body).status_code == 401

@@ -144,7 +144,7 @@ def test_the_live_feed_streams_records_as_they_are_stored(
         assert next(lines) == ": qiyas live feed"  # subscribed: what is stored now is sent
         signed = probe.record(5, kind="latency", values={"rtt_ms_median": 9.5})
         batch.process(store, store.key, [(topics.records(probe.probe), signed)], now_ms())
-        event = []
+        event: list[str] = []
         while not event or not event[-1].startswith("data: "):
             line = next(lines)
             if line:  # blank lines separate events

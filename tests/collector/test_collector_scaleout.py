@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiomqtt
@@ -69,7 +69,9 @@ async def collectors(broker: Mosquitto, db: str, n: int) -> AsyncIterator[list[C
             p.reader.cancel()
 
 
-async def deliver_all(broker: Mosquitto, outbox: dict[tuple[str, int], bytes], kill: object) -> int:
+async def deliver_all(
+    broker: Mosquitto, outbox: dict[tuple[str, int], bytes], kill: Callable[[], None]
+) -> int:
     """Publish the outbox, resending what is not acknowledged after RESEND_AFTER_S, until all
     are acknowledged; calls kill() once a third are. Returns how many publishes it took."""
     total = len(outbox)
@@ -91,7 +93,7 @@ async def deliver_all(broker: Mosquitto, outbox: dict[tuple[str, int], bytes], k
                     outbox.pop((probe, seq), None)
                 if not killed and len(outbox) < total * 2 // 3:
                     killed = True
-                    kill()  # type: ignore[operator]
+                    kill()
                 acked.set()
 
         receiver = asyncio.create_task(receive())
