@@ -24,6 +24,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -119,11 +120,13 @@ class Doctor:
 
         assert self.config is not None
         path = self.config.key_path
-        if not path.exists():
-            return Result("probe key", FAIL, f"no key at {path}", "run qiyas provision")
         try:
+            if not path.exists():
+                return Result("probe key", FAIL, f"no key at {path}", "run qiyas provision")
             key = keys.load_or_create(path)
-        except (keys.KeyError_, PermissionError) as exc:
+        except PermissionError:
+            return _unreadable("probe key", path)
+        except keys.KeyError_ as exc:
             return Result("probe key", FAIL, str(exc), f"chmod 600 {path}; owner: the agent user")
         return passed("probe key", f"kid {key.kid.hex()}")
 
@@ -431,13 +434,16 @@ class Doctor:
     async def check_outbox(self) -> Result:
         assert self.config is not None
         path = self.config.outbox_path
-        if not path.exists():
-            return passed("outbox", "empty (the agent has not run yet)")
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            depth, oldest = db.execute("SELECT count(*), min(created) FROM records").fetchone()
-        finally:
-            db.close()
+            if not path.exists():
+                return passed("outbox", "empty (the agent has not run yet)")
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                depth, oldest = db.execute("SELECT count(*), min(created) FROM records").fetchone()
+            finally:
+                db.close()
+        except (PermissionError, sqlite3.OperationalError):
+            return _unreadable("outbox", path)
         if not depth:
             return passed("outbox", "empty: everything was delivered")
         age = time.time() - float(oldest)
@@ -451,6 +457,11 @@ class Doctor:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _unreadable(check: str, path: Path) -> Result:
+    """The doctor's user cannot read the agent's state: nothing to judge, and it says so."""
+    return Result(check, SKIP, f"cannot read {path} as this user", "run qiyas doctor with sudo")
 
 
 def _graded(check: str, text: str, fix: str, bad: bool, weak: bool) -> Result:
