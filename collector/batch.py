@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.core import acks, cose, record, topics
 from collector import metrics
+from collector.presence import Presence, StatusError, parse_status
 from collector.replay import SeqWindow
 from collector.store import QuarantineRow, RecordRow, Store
 from collector.times import iso_ms
@@ -40,6 +41,7 @@ class Outcome:
     stored: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    presence: int = 0
 
     def ack(self, probe: str, epoch: int, seq: int, status: int) -> None:
         self.acks.setdefault(probe, []).append((epoch, seq, status))
@@ -60,15 +62,24 @@ class Outcome:
         ]
 
 
-def _topic_probe(topic: str) -> str | None:
+def _topic_probe(topic: str, channel: str) -> str | None:
+    """The probe of a qiyas/v1/probes/{probe}/{channel} topic with a valid probe id, or None."""
     probe = topics.probe_of(topic)
-    if probe is None or not record.valid_probe_id(probe) or topic != topics.records(probe):
+    if probe is None or not record.valid_probe_id(probe):
         return None
-    return probe
+    return probe if topic == f"{topics.PREFIX}{probe}/{channel}" else None
 
 
-def _check(topic: str, raw: bytes, lookup: KeyLookup, now_ms: int) -> Verified | Rejected:
-    probe = _topic_probe(topic)
+def _check(
+    topic: str, raw: bytes, lookup: KeyLookup, now_ms: int
+) -> Verified | Presence | Rejected:
+    status_of = _topic_probe(topic, "status")
+    if status_of is not None:
+        try:
+            return parse_status(status_of, raw, now_ms)
+        except StatusError as exc:
+            return Rejected(str(exc))
+    probe = _topic_probe(topic, "records")
     if probe is None:
         return Rejected(f"topic {topic!r} is not qiyas/v1/probes/<valid probe id>/records")
     try:
@@ -95,7 +106,8 @@ def process(
     now_ms: int,
     window: SeqWindow | None = None,
 ) -> Outcome:
-    """Verify, store (one transaction) and decide the acknowledgements for messages.
+    """Verify, store (one transaction) and decide the acknowledgements for messages: records,
+    and the probes' status (presence) messages.
 
     window: flags records whose seq is far outside the replay window (None: no flags).
 
@@ -103,10 +115,13 @@ def process(
     """
     rows: list[RecordRow] = []
     quarantined: list[QuarantineRow] = []
+    presence: list[Presence] = []
     outcome = Outcome()
     for topic, raw in messages:
         verdict = _check(topic, raw, lookup, now_ms)
-        if isinstance(verdict, Verified):
+        if isinstance(verdict, Presence):
+            presence.append(verdict)
+        elif isinstance(verdict, Verified):
             rec = verdict.record
             rows.append(
                 RecordRow(
@@ -125,12 +140,13 @@ def process(
                 )
             )
         else:
-            probe = _topic_probe(topic)
+            probe = _topic_probe(topic, "records") or _topic_probe(topic, "status")
             quarantined.append(_quarantined(topic, probe, verdict.reason, now_ms, raw))
             if probe is not None and verdict.epoch is not None and verdict.seq is not None:
                 outcome.ack(probe, verdict.epoch, verdict.seq, acks.QUARANTINED)
-    is_new = store.store_batch(rows, quarantined)
+    is_new = store.store_batch(rows, quarantined, presence)
     outcome.quarantined = len(quarantined)
+    outcome.presence = len(presence)
     for row, new in zip(rows, is_new, strict=True):
         outcome.ack(row.probe, row.epoch, row.seq, acks.STORED if new else acks.DUPLICATE)
         if new:

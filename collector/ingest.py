@@ -24,6 +24,9 @@ from collector.store import Store, now_ms
 
 log = logging.getLogger("qiyas.collector")
 
+# Probes' retained birth/death messages, shared like the records (see collector.presence).
+SHARED_STATUS = topics.SHARED_GROUP + topics.PREFIX + "+/status"
+
 
 @dataclass
 class Stats:
@@ -80,6 +83,7 @@ class Collector:
                 client.pending_calls_threshold = 2 * self.batch_size + 16
                 async with client:
                     await client.subscribe(topics.shared_records(), qos=1)
+                    await client.subscribe(SHARED_STATUS, qos=1)
                     log.info("subscribed to %s as %s", topics.shared_records(), self.client_id)
                     async with self._subscriptions:
                         self.stats.connections += 1

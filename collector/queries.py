@@ -197,16 +197,19 @@ def aggregate(
 
 
 def probe_health(store: Store, probe: str | None = None) -> list[dict[str, Any]]:
-    """Each registered probe (or the one named) with its metadata, last activity and status."""
+    """Each registered probe (or the one named) with its metadata, last record (status: active,
+    late, silent, never) and presence (online/offline as its agent last announced)."""
     where, params = ("WHERE k.probe = ?", [probe]) if probe is not None else ("", [])
     rows = store.query(
         "SELECT k.probe, p.operator, p.technology, p.region, p.commune, p.board, p.firmware,"
         " (SELECT MAX(r.received_at_ms) FROM records r WHERE r.probe = k.probe),"
         " (SELECT COUNT(*) FROM records r WHERE r.probe = k.probe AND r.flag IS NOT NULL),"
-        " SUM(CASE WHEN k.revoked_at_ms IS NULL AND k.not_after_ms IS NULL THEN 1 ELSE 0 END)"
-        " FROM probe_keys k LEFT JOIN probes p ON p.probe = k.probe "
+        " SUM(CASE WHEN k.revoked_at_ms IS NULL AND k.not_after_ms IS NULL THEN 1 ELSE 0 END),"
+        " pp.state, pp.reason, pp.updated_at_ms"
+        " FROM probe_keys k LEFT JOIN probes p ON p.probe = k.probe"
+        " LEFT JOIN probe_presence pp ON pp.probe = k.probe "
         f"{where} GROUP BY k.probe, p.operator, p.technology, p.region, p.commune, p.board,"
-        " p.firmware ORDER BY k.probe",
+        " p.firmware, pp.state, pp.reason, pp.updated_at_ms ORDER BY k.probe",
         params,
     )
     now = now_ms()
@@ -234,6 +237,10 @@ def probe_health(store: Store, probe: str | None = None) -> list[dict[str, Any]]
                 "status": status,
                 "flagged_records": int(r[8]),
                 "current_keys": int(r[9]),
+                # From the probe's retained status message: connected now or not, and why.
+                "presence": r[10],
+                "presence_reason": r[11],
+                "presence_since": iso_ms(r[12]) if r[12] is not None else None,
             }
         )
     return out

@@ -123,6 +123,19 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
         "index for probe health (last seen)",
         ["CREATE INDEX records_probe_received ON records (probe, received_at_ms)"],
     ),
+    (
+        4,
+        "probe presence from the retained status topic",
+        [
+            """CREATE TABLE probe_presence (
+                probe TEXT PRIMARY KEY,
+                state TEXT NOT NULL,
+                reason TEXT,
+                agent TEXT,
+                updated_at_ms {bigint} NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from collector import metrics, schema
+from collector.presence import Presence
 
 # Rows per INSERT statement: well under SQLite's 32766 bound on parameters (10 per row).
 _INSERT_CHUNK = 500
@@ -292,11 +293,14 @@ class Store:
     # --- ingest --------------------------------------------------------------------------------
 
     def store_batch(
-        self, records: Sequence[RecordRow], quarantined: Sequence[QuarantineRow] = ()
+        self,
+        records: Sequence[RecordRow],
+        quarantined: Sequence[QuarantineRow] = (),
+        presence: Sequence[Presence] = (),
     ) -> list[bool]:
-        """Store records idempotently on (probe, epoch, seq) and quarantined messages, all in one
-        transaction; returns, per record, True if it is new and False if it was already stored
-        (by an earlier batch or earlier in this one)."""
+        """Store records idempotently on (probe, epoch, seq), quarantined messages and probes'
+        presence, all in one transaction; returns, per record, True if it is new and False if it
+        was already stored (by an earlier batch or earlier in this one)."""
         first_of: dict[tuple[str, int, int], int] = {}
         for i, rec in enumerate(records):
             first_of.setdefault((rec.probe, rec.epoch, rec.seq), i)
@@ -310,6 +314,14 @@ class Store:
                 self._execute(
                     f"INSERT INTO quarantine ({_QUARANTINE_COLS}) VALUES (?, ?, ?, ?, ?)",
                     (q.topic, q.probe, q.reason, q.received_at_ms, q.raw),
+                )
+            for p in presence:
+                self._execute(
+                    "INSERT INTO probe_presence (probe, state, reason, agent, updated_at_ms)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (probe) DO UPDATE SET"
+                    " state = excluded.state, reason = excluded.reason, agent = excluded.agent,"
+                    " updated_at_ms = excluded.updated_at_ms",
+                    (p.probe, p.state, p.reason, p.agent, p.at_ms),
                 )
         return [
             first_of[key] == i and key in inserted

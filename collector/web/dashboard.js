@@ -15,6 +15,7 @@ const I18N = {
     live: "En direct", records: "Mesures", time: "Heure", kind: "Type", values: "Valeurs",
     context: "Contexte d'accès", noData: "Aucune donnée", lang: "العربية",
     active: "active", late: "en retard", silent: "muette", never: "jamais vue",
+    presence: "Connexion", online: "en ligne", offline: "hors ligne",
   },
   ar: {
     title: "جودة الإنترنت ذي النطاق العريض في المغرب", metric: "المقياس", groupBy: "حسب",
@@ -25,6 +26,7 @@ const I18N = {
     live: "مباشر", records: "القياسات", time: "الوقت", kind: "النوع", values: "القيم",
     context: "سياق الوصول", noData: "لا توجد بيانات", lang: "Français",
     active: "نشط", late: "متأخر", silent: "صامت", never: "لم يظهر",
+    presence: "الاتصال", online: "متصل", offline: "غير متصل",
   },
 };
 // Share of tests below this is shown per region (a "slow line" for the regulator).
@@ -151,6 +153,7 @@ function refreshProbes(probes) {
     tr.append(el("td", p.probe), el("td", p.operator ?? "—"),
               el("td", label("technologies", p.technology)),
               el("td", t(p.status), { class: `status-${p.status}` }),
+              el("td", p.presence ? t(p.presence) : "—", { title: p.presence_reason ?? "" }),
               el("td", p.last_seen ? p.last_seen.slice(0, 16).replace("T", " ") : "—"));
     tr.addEventListener("click", () => drill(p.probe));
     return tr;

@@ -10,7 +10,7 @@ from conftest import ProbeSide, broker_of, running
 from probe_signing import SigningProbe
 
 from agent.core import acks, cbor, cose, record, topics
-from collector import registry
+from collector import queries, registry
 from collector.ingest import Collector
 from collector.store import Store, open_store
 from hil.mosquitto import Mosquitto
@@ -172,3 +172,34 @@ async def test_the_collector_reconnects_after_a_broker_restart(
         receiver.cancel()
 
     assert got == [(probe.probe, 1, 1, acks.STORED)]
+
+
+async def test_probe_presence_follows_its_birth_and_death_messages(
+    store: Store, collector: Collector, probe_side: ProbeSide
+) -> None:
+    probe = SigningProbe("ma-pre-0008")
+    registry.add_key(store, probe.probe, probe.public_key)
+    status_topic = topics.status(probe.probe)
+    versions = {"probe": probe.probe, "epoch": 1, "agent": "0.1.0", "board": "b", "firmware": "f"}
+
+    async def then_a_record(seq: int) -> None:
+        # Messages of one publisher arrive in order: once this record is acked, the status
+        # published before it has been processed too.
+        await probe_side.publish(topics.records(probe.probe), probe.record(seq))
+        assert await probe_side.next_acks(1) == [(probe.probe, 1, seq, acks.STORED)]
+
+    await probe_side.publish(status_topic, json.dumps({**versions, "state": "online"}).encode())
+    await probe_side.publish(status_topic, b'{"state": "sleeping"}')
+    await probe_side.publish(status_topic, b"[" * 1020 + b"]" * 1020)  # deeper than json allows
+    await then_a_record(1)
+    [online] = queries.probe_health(store, probe.probe)
+    assert (online["presence"], online["status"]) == ("online", "active")
+    sleeping, deep = (q.reason for q in store.quarantine())
+    assert sleeping == "status state 'sleeping' is not online or offline"
+    assert deep.startswith("status message is not JSON: maximum recursion depth exceeded")
+
+    death = {**versions, "state": "offline", "reason": "connection lost"}
+    await probe_side.publish(status_topic, json.dumps(death).encode())
+    await then_a_record(2)
+    [offline] = queries.probe_health(store, probe.probe)
+    assert (offline["presence"], offline["presence_reason"]) == ("offline", "connection lost")

@@ -71,8 +71,15 @@ def test_no_altered_record_passes_as_genuine(at: int, bits: int) -> None:
 @given(
     messages=st.lists(
         st.tuples(
-            st.sampled_from([topics.records(PROBE.probe), "qiyas/v1/probes/x y/records", "a/b"]),
-            st.binary(max_size=200) | st.just(GENUINE),
+            st.sampled_from(
+                [
+                    topics.records(PROBE.probe),
+                    topics.status(PROBE.probe),
+                    "qiyas/v1/probes/x y/records",
+                    "a/b",
+                ]
+            ),
+            st.binary(max_size=200) | st.just(GENUINE) | st.just(b'{"state": "online"}'),
         ),
         max_size=8,
     )
@@ -85,8 +92,10 @@ def test_a_batch_of_anything_is_stored_or_quarantined_never_raises(
     outcome = batch.process(store, lookup, messages, 1)
 
     good = [m for m in messages if m == (topics.records(PROBE.probe), GENUINE)]
+    presence = [m for m in messages if m == (topics.status(PROBE.probe), b'{"state": "online"}')]
     assert outcome.stored + outcome.duplicates == len(good)
-    assert outcome.quarantined == len(messages) - len(good)
+    assert outcome.presence == len(presence)
+    assert outcome.quarantined == len(messages) - len(good) - len(presence)
     assert len(store.quarantine()) == before + outcome.quarantined
     statuses = [status for entries in outcome.acks.values() for _, _, status in entries]
     assert statuses.count(acks.STORED) + statuses.count(acks.DUPLICATE) == len(good)
