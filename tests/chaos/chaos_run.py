@@ -205,20 +205,11 @@ class ChaosRun:
     def _start(self) -> None:
         self.stack.callback(self.link.close)
         if os.geteuid() == 0:
+            tmpfs = ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_BYTES}", "tmpfs"]
             for probe in self.probes:  # a tiny disk of its own, so that it can be filled up
-                subprocess.run(
-                    [
-                        "mount",
-                        "-t",
-                        "tmpfs",
-                        "-o",
-                        f"size={TMPFS_BYTES}",
-                        "tmpfs",
-                        str(probe.state),
-                    ],
-                    check=True,
-                )
+                subprocess.run([*tmpfs, str(probe.state)], check=True)
                 self.stack.callback(subprocess.run, ["umount", "-l", str(probe.state)], check=False)
+        self.stack.callback(self.broker.stop)
         self.broker.start()
         with open_store(str(self.db)) as store:
             for probe in self.probes:
