@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Iterator
 
 import pytest
-from conftest import FLEET, HOURS, seed_fleet
+from collector_helpers import FLEET, HOURS, seed_fleet
 from fastapi.testclient import TestClient
 from probe_signing import SigningProbe
 

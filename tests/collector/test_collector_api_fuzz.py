@@ -4,7 +4,7 @@ admin (so writes are exercised too): no request may produce a 5xx, on either eng
 from __future__ import annotations
 
 import schemathesis
-from conftest import seed_fleet
+from collector_helpers import seed_fleet
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ProbeSide
+from collector_helpers import ProbeSide
 from probe_signing import SigningProbe
 
 from agent.core import acks, topics
@@ -243,7 +243,7 @@ def test_export_parquet_with_metadata_metrics_and_a_data_dictionary(
     capsys: pytest.CaptureFixture[str], store: Store, store_url: str, tmp_path: Path
 ) -> None:
     import pyarrow.parquet as pq
-    from conftest import FLEET, HOURS, seed_fleet
+    from collector_helpers import FLEET, HOURS, seed_fleet
 
     from collector.store import now_ms
 

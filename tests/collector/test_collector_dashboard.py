@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FLEET, seed_fleet
+from collector_helpers import FLEET, seed_fleet
 from playwright.sync_api import Page, sync_playwright
 
 from collector import apikeys

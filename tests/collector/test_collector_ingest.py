@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import aiomqtt
-from conftest import ProbeSide, broker_of, running
+from collector_helpers import ProbeSide, broker_of, running
 from probe_signing import SigningProbe
 
 from agent.core import acks, cbor, cose, record, topics

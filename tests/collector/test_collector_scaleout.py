@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from conftest import postgres_database
+from collector_helpers import postgres_database
 from probe_signing import SigningProbe
 
 from agent.core import acks, topics
