@@ -94,7 +94,12 @@ class Doctor:
         try:
             return await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
         except TimeoutError:
-            return Result(name, FAIL, f"no answer within {CHECK_TIMEOUT_S:g} s", "see below")
+            return Result(
+                name,
+                FAIL,
+                f"no answer within {CHECK_TIMEOUT_S:g} s",
+                "check that part's cable and power, then run qiyas doctor again",
+            )
         except Exception as exc:  # a technician gets one line, not a traceback
             return Result(name, FAIL, f"{type(exc).__name__}: {exc}", "report this to Qiyas")
 
@@ -133,7 +138,7 @@ class Doctor:
     # -- the modem -------------------------------------------------------------------------
 
     def _modem_configured(self) -> bool:
-        assert self.config is not None and self.board is not None
+        assert self.config is not None
         return "radio" in self.config.schedule
 
     async def check_modem_port(self) -> Result:

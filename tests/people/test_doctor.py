@@ -57,6 +57,7 @@ FAULTS = [
     # (modem scenario, ONT scenario, rogue certificate, check, reason says, fix says)
     ("no-sim", "healthy", False, "SIM", "SIM not ready", "insert the operator's data SIM"),
     ("weak-signal", "healthy", False, "signal", "RSRP -125 dBm", "antenna"),
+    ("hang", "healthy", False, "modem port", "no answer to AT", "power-cycle the modem"),
     (
         "healthy",
         "dirty-fibre",
