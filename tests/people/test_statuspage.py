@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,29 +105,60 @@ def seed_history(path: Path) -> None:
     history.close()
 
 
-@pytest.fixture
-def probe(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[Probe]:
+@contextmanager
+def serving_probe(
+    home: Path, broker: str, *provision_args: str, schedule: dict[str, int], seed: bool = True
+) -> Iterator[Probe]:
     """A provisioned, registered probe serving its page, with a collector acknowledging."""
     listen = f"127.0.0.1:{free_port()}"
-    bundle = tmp_path / "bundle.json"
+    bundle = home / "bundle.json"
     config, _ = provision(
-        tmp_path, mosquitto.url, None, "--board", "generic-linux", "--statuspage", listen,
-        "--bundle", str(bundle),
+        home, broker, None, "--board", "generic-linux", "--statuspage", listen,
+        "--bundle", str(bundle), *provision_args,
     )  # fmt: skip
-    db = str(tmp_path / "collector.db")
-    registered = run_qiyas("collector", "keys", "add", "--db", db, "--bundle", str(bundle))
+    db = home / "collector.db"
+    registered = run_qiyas("collector", "keys", "add", "--db", str(db), "--bundle", str(bundle))
     assert registered.returncode == 0, registered.stderr
-    config.write_text(config.read_text().replace("health = 300", f"health = {HEALTH_EVERY_S}"))
-    (tmp_path / "state").mkdir(exist_ok=True)
-    seed_history(tmp_path / "state" / "history.db")
-    collector = start_collector(mosquitto.url, tmp_path / "collector.db", tmp_path / "c.log")
-    p = Probe(tmp_path, config, f"http://{listen}/")
+    text = config.read_text()
+    for name, seconds in schedule.items():
+        text = re.sub(rf"^{name} = \d+$", f"{name} = {seconds}", text, flags=re.M)
+    config.write_text(text)
+    if seed:
+        (home / "state").mkdir(exist_ok=True)
+        seed_history(home / "state" / "history.db")
+    collector = start_collector(broker, db, home / "collector.log")
+    p = Probe(home, config, f"http://{listen}/")
     try:
         p.start()
         yield p
     finally:
         p.stop()
         collector.stop()
+
+
+@pytest.fixture
+def probe(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[Probe]:
+    with serving_probe(tmp_path, mosquitto.url, schedule={"health": HEALTH_EVERY_S}) as p:
+        yield p
+
+
+def test_charts_and_last_measurement_come_from_the_agents_records(
+    tmp_path: Path, mosquitto: Mosquitto, start: Callable[..., dict[str, Any]]
+) -> None:
+    server = start("server", "--listen", "127.0.0.1:0", "--json")
+    schedule = {"latency": 1, "capacity": 0, "health": 0}
+    where = f"127.0.0.1:{server['port']}"
+    with serving_probe(
+        tmp_path, mosquitto.url, "--server", where, schedule=schedule, seed=False
+    ) as p:
+        wait_for(lambda: p.status()["last_measurement"], 30, "a latency measurement")
+        assert p.status()["last_measurement"]["kind"] == "latency"
+        page = p.request("GET", "/")[1].decode()
+    assert "latency test at" in page
+    # The latency chart has the agent's own points; the speed chart, with speed off, none.
+    latency = page.split('id="latency"')[1].split('id="capacity"')[0]
+    assert '<polyline class="line0" points="' in latency
+    assert "No measurements in this period yet" in page.split('id="capacity"')[1]
 
 
 @pytest.mark.browser
