@@ -102,7 +102,8 @@ async def test_capacity_record(server: MeasurementServer) -> None:
 
 async def test_capacity_tries_the_next_server_when_one_refuses(server: MeasurementServer) -> None:
     cfg = agent_config(
-        f'servers = ["127.0.0.1:1", "127.0.0.1:{server.port}"]\nduration_s = 2\nstreams = 1'
+        f'servers = ["127.0.0.1:1", "127.0.0.1:{server.port}"]\nduration_s = 2\nstreams = 1\n'
+        "stamp_interval_ms = 5"
     )
     (cap,) = check_records(await make_capacity(cfg, BOARD).measure(LinkState()), "capacity")
     assert cap["server"] == f"127.0.0.1:{server.port}" and cap["down_mbps"] > 0
