@@ -11,6 +11,7 @@ from agent.core.dialects import NAMES
 from agent.core.record import valid_probe_id
 
 MAX_BYTES = 8192
+MAX_OUTBOX = 400
 # schedule name -> (default seconds, lowest allowed)
 SCHEDULE = {"radio": (300, 1), "health": (3600, 1)}
 
@@ -51,7 +52,9 @@ class Settings:
         self.board = _pick(data, "board", str)  # type: str
         self.state_dir = _pick(data, "state_dir", str, default="/qiyas")  # type: str
         self.key_file = _pick(data, "key_file", str, default="/probe.key")  # type: str
-        self.outbox_max_records = _pick(data, "outbox_max_records", int, 10, 100000, 500)
+        # Each record is a file, and littlefs gives a file of this size a 4 KiB block: 200 take
+        # 800 KiB of a ~2 MiB filesystem, and hold ~15 hours of records through an outage.
+        self.outbox_max_records = _pick(data, "outbox_max_records", int, 10, MAX_OUTBOX, 200)
         self.ack_timeout_s = _pick(data, "ack_timeout_s", int, 1, 3600, 30)
         self.watchdog_s = _pick(data, "watchdog_s", int, 10, 3600, 120)
         # Bench use: every signed record also goes to the console, for the hardware tests.

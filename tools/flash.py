@@ -29,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from firmware.settings import MAX_OUTBOX
+
 IMAGE_OFFSET = {"esp32": "0x1000", "esp32s3": "0x0"}
 ESPTOOL_TIMEOUT_S = 300
 MPREMOTE_TIMEOUT_S = 120
@@ -76,7 +78,7 @@ def device_settings(config: Any, board: Any, echo_records: bool = False) -> dict
             "tls": config.broker.tls,
         },
         "schedule": schedule,
-        "outbox_max_records": min(config.outbox_max_records, 2000),  # flash, not a disk
+        "outbox_max_records": min(config.outbox_max_records, MAX_OUTBOX),  # flash, not a disk
         "ack_timeout_s": int(config.ack_timeout_s),
         "modem": board.section("modem"),
         "echo_records": echo_records,

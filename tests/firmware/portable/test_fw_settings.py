@@ -37,7 +37,7 @@ def test_defaults_and_values():
         True,
     )
     assert s.schedule == {"radio": 300, "health": 3600}
-    assert (s.state_dir, s.key_file, s.outbox_max_records) == ("/qiyas", "/probe.key", 500)
+    assert (s.state_dir, s.key_file, s.outbox_max_records) == ("/qiyas", "/probe.key", 200)
 
 
 def test_errors_name_the_key():
@@ -48,7 +48,7 @@ def test_errors_name_the_key():
     _fails({"schedule": {"radio": True}}, "schedule.radio has the wrong type")
     _fails({"schedule": {"speed": 5}}, "schedule.speed is not one of")
     _fails({"modem": {"dialect": "nokia"}}, "modem.dialect must be auto or one of")
-    _fails({"outbox_max_records": 5}, "outbox_max_records must be in 10..100000")
+    _fails({"outbox_max_records": 5}, "outbox_max_records must be in 10..400")
     _fails({"broker": []}, "broker must be an object")
 
 
