@@ -109,9 +109,8 @@ class Reflector:
         self.refusals = refusals
         self.reflected = 0
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
-        self._v6 = sock.family == socket.AF_INET6
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        if self._v6:
+        if sock.family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
         else:
             sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
@@ -202,7 +201,6 @@ class CapacityEndpoint:
         self.limits = limits
         self.refusals = refusals
         self.sessions: dict[bytes, Session] = {}
-        self.sessions_served = 0
         self._connections: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._payload = bulk.payload_file(PAYLOAD_BYTES)
@@ -320,7 +318,6 @@ class CapacityEndpoint:
         duration = min(req.duration_ms / 1000, self.limits.max_duration_s)
         session = Session(req.token, client, req.direction, req.streams, now + duration)
         self.sessions[req.token] = session
-        self.sessions_served += 1
         log.info(
             "capacity session from %s: %s, %d stream(s), %.1f s",
             client,
