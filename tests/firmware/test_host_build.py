@@ -212,6 +212,29 @@ def test_records_stored_exactly_once_through_a_reset(
         assert radio[0]["context"]["radio"]["serving_cell"]["rsrp_dbm"] == -95.1
 
 
+@pytest.mark.timeout(90)
+def test_records_made_during_a_broker_outage_arrive_after_it(
+    tmp_path: Path, mosquitto: Mosquitto, modem: tuple[str, int | None], collector: Collector
+) -> None:
+    settings, public = device_files(tmp_path, mosquitto, *modem)
+    db = collector.db
+    cli("collector", "keys", "add", "--db", str(db), "--probe", PROBE,
+        "--public-key", public.hex())  # fmt: skip
+    fw = firmware(settings, tmp_path / "firmware.log")
+    try:
+        wait_until(lambda: len(stored(db)) >= 2, 30, "2 records before the outage")
+        mosquitto.stop()
+        wait_until(lambda: len(pending(tmp_path)) >= 3, 30, "3 records made during the outage")
+        made_during = pending(tmp_path)
+        mosquitto.start()
+        wait_until(lambda: made_during <= {r["seq"] for r in stored(db)}, 45,
+                   "the records made during the outage, stored")  # fmt: skip
+    finally:
+        fw.stop()
+    seqs = [r["seq"] for r in stored(db)]
+    assert len(seqs) == len(set(seqs))
+
+
 def outbox_records(tmp_path: Path) -> list[dict[str, object]]:
     folder = tmp_path / "flash" / "outbox" / "records"
     if not folder.exists():  # the firmware has not started yet
