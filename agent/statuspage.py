@@ -148,6 +148,8 @@ class StatusPage:
         log.info("status page on http://%s:%d/", self.host, self.port)
         async with server:
             await stop.wait()
+        # The agent may still commit while it drains: nothing must reach a closed history.
+        self.agent.observers.remove(self.history.observe)
         self.history.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
