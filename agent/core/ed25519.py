@@ -7,9 +7,9 @@ Speed: signing is one fixed-base scalar multiplication r*B (the public key is co
 key). That uses a precomputed table of radix-16 multiples of B (ref10's layout: 32 rows of
 1..8 * 256^i * B, affine, in "Niels" form y+x, y-x, 2dxy), so r*B is 64 mixed additions and 4
 doublings with signed digits instead of ~255 doublings and ~128 additions: ~7x fewer field
-multiplications. The table is built on first use (256 points, ~50 KiB of ints on a 32-bit
-MicroPython heap) and kept; a smaller window would save memory but cost proportionally more
-time, and one signature per report is the budget we have. Batching several records under one
+multiplications. The table is built on first use and kept as 24 KiB of bytes (as ints it would
+take about twice that on a 32-bit MicroPython heap); a smaller window would save memory but
+cost proportionally more time. Batching several records under one
 signature was not needed at that speed (see tests/bench/bench_ed25519.py).
 
 Not constant-time: Python integers leak timing. The probe key signs only its own measurements;
@@ -96,22 +96,35 @@ def _to_niels(points):
     return out
 
 
-_table = []  # type: list[list[tuple[int, int, int]]]
+_POINT_BYTES = 96  # y+x, y-x, 2dxy: 32 bytes each, little-endian
+_table = bytearray()  # 32 rows x 8 points; bytes, not ints: half the heap on a small board
 
 
 def _base_table():
-    """_table[i][j] = (j + 1) * 256**i * B, built on first use."""
+    """Point j of row i is (j + 1) * 256**i * B; built on first use."""
     if not _table:
         row_base = _BASE
         for _ in range(32):
             multiples = [row_base]
             for _ in range(7):
                 multiples.append(_add(multiples[-1], row_base))
-            _table.append(_to_niels(multiples))
+            for point in _to_niels(multiples):
+                for coordinate in point:
+                    _table.extend(coordinate.to_bytes(32, "little"))
             row_base = multiples[7]  # 8 * row_base, doubled 5 times: 256 * row_base
             for _ in range(5):
                 row_base = _double(row_base)
     return _table
+
+
+def _table_point(table, row, index):
+    """(y+x, y-x, 2dxy) of point `index` (0..7) in `row`."""
+    at = (row * 8 + index) * _POINT_BYTES
+    return (
+        int.from_bytes(table[at : at + 32], "little"),
+        int.from_bytes(table[at + 32 : at + 64], "little"),
+        int.from_bytes(table[at + 64 : at + 96], "little"),
+    )
 
 
 def _signed_radix16(n):
@@ -138,9 +151,9 @@ def _base_mult(n):
         for i in range(parity, 64, 2):
             digit = digits[i]
             if digit > 0:
-                acc = _add_niels(acc, table[i >> 1][digit - 1])
+                acc = _add_niels(acc, _table_point(table, i >> 1, digit - 1))
             elif digit < 0:
-                ypx, ymx, xy2d = table[i >> 1][-digit - 1]
+                ypx, ymx, xy2d = _table_point(table, i >> 1, -digit - 1)
                 acc = _add_niels(acc, (ymx, ypx, -xy2d))  # -(x, y) = (-x, y)
         if parity:
             for _ in range(4):

@@ -2,7 +2,8 @@
 // Runs Qiyas code under real MicroPython: the WebAssembly port from npm, loaded into Node.js.
 //
 //   node tests/mpy/run.mjs [options] [SELECTOR...]      run plain test_* functions
-//   node tests/mpy/run.mjs [options] --script FILE.py   run one script as __main__
+//   node tests/mpy/run.mjs [options] --script FILE.py   run one script (and the .py/.json
+//                                                       files beside it are in /script)
 //
 // SELECTOR is a test file (tests/core/test_cbor.py), a module name (test_cbor) or one test
 // (test_cbor::test_dumps_vectors); none means every test_*.py in the test folder.
@@ -109,7 +110,14 @@ try {
   if (opts.script) {
     const script = resolve(process.cwd(), opts.script);
     if (!existsSync(script)) usage(`--script ${opts.script} does not exist`);
-    copyTree(mp.FS, dirname(script), "/script");
+    // The script and the data files beside it (not sub-folders: the script may live in /tmp).
+    mp.FS.mkdirTree("/script");
+    for (const name of readdirSync(dirname(script))) {
+      const from = join(dirname(script), name);
+      if (/\.(py|json)$/.test(name) && statSync(from).isFile()) {
+        mp.FS.writeFile(`/script/${name}`, readFileSync(from));
+      }
+    }
     mp.runPython(`import sys\nsys.path.insert(0, "/script")\n__file__ = "/script/${basename(script)}"`);
     mp.runPython(readFileSync(script, "utf8"));
     failed = 0;
