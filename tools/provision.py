@@ -167,9 +167,7 @@ def _polls(source: str, board_sections: set[str]) -> bool:
     return {"radio": "modem", "optical": "ont"}[source] in board_sections
 
 
-def _write_config(path: Path, text: str, force: bool) -> None:
-    if path.exists() and not force:
-        raise UsageError(f"{path} exists; use --force to replace it")
+def _write_config(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".new")
     tmp.write_text(text, encoding="utf-8")
@@ -232,6 +230,7 @@ def _show(bundle: dict[str, Any], config: Path, bundle_path: Path | None) -> Non
 
 def run(args: argparse.Namespace) -> int:
     from agent import boards, config, keys
+    from agent.sources import load_factory
 
     try:
         board = boards.load(args.board)
@@ -243,8 +242,13 @@ def run(args: argparse.Namespace) -> int:
     _ask(args)
     args.region = region_code(args.region)
     text = config_text(args, set(board.data))
+    if args.config.exists() and not args.force:
+        raise UsageError(f"{args.config} exists; use --force to replace it")
     try:
         cfg = config.parse(text, str(args.config))
+        # Each source checks its own section (servers, modem, ONT); nothing opens before measuring.
+        for name in cfg.schedule:
+            load_factory(name)(cfg, board)
         for name in ("ca", "cert", "key"):
             path = getattr(args, name)
             if path is not None and not path.is_file():
@@ -259,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
         key = keys.load_or_create(cfg.key_path)
     except (keys.KeyError_, PermissionError) as exc:
         raise UsageError(f"cannot make the probe key: {exc}") from None
-    _write_config(args.config, text, args.force)
+    _write_config(args.config, text)
     if owner is not None:
         _chown_state(cfg.state_dir, owner)
     bundle = make_bundle(args, key.public_key, key.kid, cfg.firmware)

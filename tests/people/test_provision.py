@@ -122,6 +122,7 @@ def test_running_again_keeps_the_key_and_asks_before_replacing(tmp_path: Path) -
         (["--region", "MA-13"], "unknown region"),
         (["--ca", "/nonexistent/ca.pem"], "no such file"),
         (["--owner", "no-such-user-qiyas"], "no such user"),
+        (["--server", "probe server.ma"], "probe.servers"),
     ],
 )
 def test_bad_answers_are_bad_usage(tmp_path: Path, extra: list[str], says: str) -> None:
