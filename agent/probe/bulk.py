@@ -41,10 +41,15 @@ class _Drain(asyncio.BufferedProtocol):
     no reader registered and removed per read, and every stream gets its turn."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, sink: memoryview, on_data: Callable[[int], float]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sink: memoryview,
+        on_data: Callable[[int], float],
+        max_read: int,
     ) -> None:
         self.loop = loop
         self.sink = sink
+        self.max_read = max_read
         self.on_data = on_data
         self.closed: asyncio.Future[None] = loop.create_future()
         self.transport: asyncio.Transport | None = None
@@ -57,7 +62,7 @@ class _Drain(asyncio.BufferedProtocol):
         self.transport = transport
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.sink
+        return self.sink[: self.max_read]
 
     def buffer_updated(self, nbytes: int) -> None:
         self.window_bytes += nbytes
@@ -97,10 +102,12 @@ async def receive_all(
     sock: socket.socket,
     sink: memoryview,
     on_data: Callable[[int], float],
+    max_read: int | None = None,
 ) -> None:
-    """Read into `sink` until the peer closes; on_data(n) returns a pause in seconds (pacing).
-    The socket belongs to the reader from then on and is closed when it returns."""
-    drain = _Drain(loop, sink, on_data)
+    """Read into `sink` until the peer closes; on_data(n) returns a pause in seconds (pacing),
+    max_read bounds one read (fine-grained pacing). The socket belongs to the reader from then
+    on and is closed when it returns."""
+    drain = _Drain(loop, sink, on_data, max_read or len(sink))
     transport, _ = await loop.connect_accepted_socket(lambda: drain, sock)
     try:
         await drain.closed

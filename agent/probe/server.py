@@ -35,6 +35,8 @@ _INT = struct.Struct("@i")
 
 ACCEPT_BACKOFF_S = 0.1
 STAMP_RCVBUF = 1024 * 1024
+PACING_STEP_S = 0.005
+MIN_PACED_READ = 4096
 STAMP_BATCH = 64  # packets read per wake-up before other clients' work gets its turn
 PAYLOAD_BYTES = 4 * 1024 * 1024
 SINK_BYTES = 1024 * 1024
@@ -361,7 +363,9 @@ class CapacityEndpoint:
             # Pacing: while we do not read, the window closes and the sender slows down.
             return max(0.0, received / rate_bps - (now - start)) if rate_bps else 0.0
 
-        await bulk.receive_all(loop, conn, self._sink, on_data)
+        # Paced reads are small (PACING_STEP_S worth), so the rate holds over short windows too.
+        max_read = max(MIN_PACED_READ, int(rate_bps * PACING_STEP_S)) if rate_bps else None
+        await bulk.receive_all(loop, conn, self._sink, on_data, max_read)
 
 
 def _send_now(conn: socket.socket, data: bytes) -> None:
