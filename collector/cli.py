@@ -1,4 +1,5 @@
-"""`qiyas collector run | keys … | probes … | apikey add | quarantine | export`."""
+"""`qiyas collector run | serve | export | quarantine | keys … | probes … | apikey add` (and
+`broker-config`, owned by the transport-security module)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiomqtt
@@ -66,12 +67,18 @@ class Collector:
         self.window = SeqWindow(store.highest_seq)
         self.stats = Stats()
         self.subscribed = asyncio.Event()
-        self._subscriptions = asyncio.Condition()
+        self._progress = asyncio.Condition()
 
-    async def wait_subscribed(self, times: int = 1) -> None:
-        """Until this instance has subscribed `times` times since it started (after reconnects)."""
-        async with self._subscriptions:
-            await self._subscriptions.wait_for(lambda: self.stats.connections >= times)
+    async def wait_until(self, predicate: Callable[[Stats], bool]) -> None:
+        """Until predicate(stats) holds, checked after each (re)subscription and each batch."""
+        async with self._progress:
+            await self._progress.wait_for(lambda: predicate(self.stats))
+
+    async def _count(self, **increments: int) -> None:
+        async with self._progress:
+            for name, n in increments.items():
+                setattr(self.stats, name, getattr(self.stats, name) + n)
+            self._progress.notify_all()
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
@@ -85,14 +92,15 @@ class Collector:
                     await client.subscribe(topics.shared_records(), qos=1)
                     await client.subscribe(SHARED_STATUS, qos=1)
                     log.info("subscribed to %s as %s", topics.shared_records(), self.client_id)
-                    async with self._subscriptions:
-                        self.stats.connections += 1
-                        self.subscribed.set()
-                        self._subscriptions.notify_all()
+                    self.subscribed.set()
+                    await self._count(connections=1)
                     backoff = 0.2
                     await self._pump(client, stop)
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, OSError) as exc:
                 log.warning("broker connection lost or refused: %s", exc)
+            except Exception:
+                # A bug, not input (input is quarantined in batch): say so, reconnect, go on.
+                log.exception("ingest failed; reconnecting")
             finally:
                 self.subscribed.clear()
             if not stop.is_set():
@@ -103,11 +111,13 @@ class Collector:
                     await asyncio.wait_for(stop.wait(), delay)
 
     async def _pump(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
+        # Bounded: when storing falls behind, messages wait in aiomqtt's own bounded queue and
+        # beyond that are dropped unacknowledged, so their probes resend them; memory stays flat.
+        queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue(maxsize=8 * self.batch_size)
 
         async def receive() -> None:
             async for message in client.messages:
-                queue.put_nowait(message)
+                await queue.put(message)
 
         receiver = asyncio.create_task(receive())
         stopping = asyncio.create_task(stop.wait())
@@ -162,13 +172,15 @@ class Collector:
             )
         except Exception:
             # Nothing committed, nothing acked: the probes resend these from their outboxes.
-            self.stats.store_failures += 1
             log.exception("storing a batch of %d messages failed; none acknowledged", len(items))
+            await self._count(store_failures=1)
             return
-        self.stats.batches += 1
-        self.stats.stored += outcome.stored
-        self.stats.duplicates += outcome.duplicates
-        self.stats.quarantined += outcome.quarantined
+        await self._count(
+            batches=1,
+            stored=outcome.stored,
+            duplicates=outcome.duplicates,
+            quarantined=outcome.quarantined,
+        )
         publishes = [client.publish(t, p, qos=1) for t, p in outcome.ack_messages()]
         if self.feed:
             publishes += [client.publish(t, p, qos=0) for t, p in outcome.feed_messages()]

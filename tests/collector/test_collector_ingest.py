@@ -6,7 +6,8 @@ import asyncio
 import json
 
 import aiomqtt
-from collector_helpers import ProbeSide, broker_of, running
+import pytest
+from collector_helpers import ProbeSide, broker_of, postgres_database, running
 from probe_signing import SigningProbe
 
 from agent.core import acks, cbor, cose, record, topics
@@ -160,7 +161,7 @@ async def test_the_collector_reconnects_after_a_broker_restart(
 
     mosquitto.stop()
     mosquitto.start()
-    await asyncio.wait_for(collector.wait_subscribed(times=2), 20)
+    await asyncio.wait_for(collector.wait_until(lambda s: s.connections >= 2), 20)
     async with aiomqtt.Client(
         mosquitto.host, mosquitto.port, protocol=aiomqtt.ProtocolVersion.V5
     ) as client:
@@ -203,3 +204,31 @@ async def test_probe_presence_follows_its_birth_and_death_messages(
     await then_a_record(2)
     [offline] = queries.probe_health(store, probe.probe)
     assert (offline["presence"], offline["presence_reason"]) == ("offline", "connection lost")
+
+
+@pytest.mark.postgres
+async def test_a_failing_store_acks_nothing_and_the_collector_goes_on(
+    mosquitto: Mosquitto, probe_side: ProbeSide
+) -> None:
+    probe = SigningProbe("ma-fail-0009")
+    with postgres_database() as url, open_store(url) as store:
+        registry.add_key(store, probe.probe, probe.public_key)
+        # A real failure inside the database, as a full disk would raise, for this probe only.
+        store.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$"
+        )
+        store.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON records FOR EACH ROW"
+            " WHEN (NEW.probe = 'ma-fail-0009') EXECUTE FUNCTION refuse()"
+        )
+        async with running(Collector(store, broker_of(mosquitto), "failing")) as collector:
+            await probe_side.publish(topics.records(probe.probe), probe.record(1))
+            await asyncio.wait_for(collector.wait_until(lambda s: s.store_failures >= 1), 10)
+            store.execute("DROP TRIGGER refuse ON records")
+            # The probe resends, as its outbox does when no ack comes.
+            await probe_side.publish(topics.records(probe.probe), probe.record(1))
+            acked = await probe_side.next_acks(1)
+
+        assert acked == [(probe.probe, 1, 1, acks.STORED)]  # the failed attempt was never acked
+        assert store.count_records() == 1
