@@ -98,8 +98,12 @@ async def measure_latency(
                 # The send time is read last, as close to the send as the packet allows.
                 pkt = sender.poll(time.monotonic_ns(), wall)
                 if pkt is not None:
-                    with contextlib.suppress(OSError):  # a send that fails is a lost packet
+                    try:
                         sock.send(pkt)
+                    except ConnectionRefusedError:  # an earlier packet's ICMP unreachable
+                        receiver.refused = True
+                    except OSError:  # a send that fails is a lost packet
+                        pass
                 due = sender.deadline()
                 if due is None:
                     break
