@@ -54,14 +54,18 @@ def run_micropython(*args: str, timeout: float = TIMEOUT_S) -> MicroPythonRun:
     node = shutil.which("node")
     if node is None:
         pytest.fail("Node.js is not installed: run scripts/setup")
-    proc = subprocess.run(
-        [node, str(MPY_DIR / "run.mjs"), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [node, str(MPY_DIR / "run.mjs"), *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        partial = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
+        pytest.fail(f"MicroPython did not finish within {timeout:g} s; it printed:\n{partial}")
     return MicroPythonRun(proc)
 
 
