@@ -188,11 +188,7 @@ def create_app(db_url: str, public: bool = False, feed_poll_s: float = 1.0) -> F
         found = queries.probe_health(db, probe)
         if not found:
             raise HTTPException(404, f"no probe {probe!r} is registered")
-        keys = [
-            {"kid": k.kid.hex(), "public_key": k.public_key.hex(), "revoked": k.revoked_at_ms}
-            for k in db.probe_keys(probe)
-        ]
-        return {**found[0], "keys": keys}
+        return {**found[0], "keys": [registry.describe_key(k) for k in db.probe_keys(probe)]}
 
     @app.post("/api/v1/probes/{probe}", dependencies=[Depends(admin)], tags=["admin"])
     def update_probe(db: Db, body: ProbeUpdate, probe: ProbeInPath) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 from agent.core import keyid, record
 from collector.regions import REGIONS, TECHNOLOGIES
 from collector.store import KeyRow, ProbeRow, Store, now_ms
+from collector.times import iso_ms
 
 
 class RegistryError(ValueError):
@@ -107,6 +108,22 @@ def set_probe(store: Store, row: ProbeRow) -> ProbeRow:
         row = dataclasses.replace(existing, **{k: v for k, v in given.items() if v is not None})
     store.upsert_probe(row)
     return row
+
+
+def describe_key(k: KeyRow) -> dict[str, Any]:
+    """A key as the CLI and the API show it: hex ids, ISO times."""
+
+    def when(ms: int | None) -> str | None:
+        return None if ms is None else iso_ms(ms)
+
+    return {
+        "probe": k.probe,
+        "kid": k.kid.hex(),
+        "public_key": k.public_key.hex(),
+        "not_before": when(k.not_before_ms),
+        "not_after": when(k.not_after_ms),
+        "revoked_at": when(k.revoked_at_ms),
+    }
 
 
 @dataclass(frozen=True)

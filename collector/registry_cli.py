@@ -9,7 +9,7 @@ from typing import Any
 from collector import apikeys, registry
 from collector.cli import db_arg, open_store_or_fail, parse_time_ms, print_json, table
 from collector.regions import REGIONS, TECHNOLOGIES
-from collector.store import KeyRow, ProbeRow
+from collector.store import ProbeRow
 from collector.times import iso_ms
 from tools.cli import UsageError
 
@@ -77,20 +77,6 @@ def run(args: argparse.Namespace) -> int:
     return handlers[(args.action, action)](args)
 
 
-def key_doc(k: KeyRow) -> dict[str, Any]:
-    def when(ms: int | None) -> str | None:
-        return None if ms is None else iso_ms(ms)
-
-    return {
-        "probe": k.probe,
-        "kid": k.kid.hex(),
-        "public_key": k.public_key.hex(),
-        "not_before": when(k.not_before_ms),
-        "not_after": when(k.not_after_ms),
-        "revoked_at": when(k.revoked_at_ms),
-    }
-
-
 def probe_doc(p: ProbeRow) -> dict[str, Any]:
     doc = dataclasses.asdict(p)
     doc["updated_at"] = iso_ms(doc.pop("updated_at_ms"))
@@ -143,13 +129,13 @@ def _keys_add(args: argparse.Namespace) -> int:
                 registry.set_probe(store, metadata)
         except registry.RegistryError as exc:
             raise UsageError(str(exc)) from None
-    _show(args, "registered", [key_doc(row)], single=True)
+    _show(args, "registered", [registry.describe_key(row)], single=True)
     return 0
 
 
 def _keys_list(args: argparse.Namespace) -> int:
     with open_store_or_fail(args.db) as store:
-        docs = [key_doc(k) for k in store.probe_keys()]
+        docs = [registry.describe_key(k) for k in store.probe_keys()]
     _show(args, f"{len(docs)} probe keys", docs)
     return 0
 
@@ -161,7 +147,7 @@ def _keys_rotate(args: argparse.Namespace) -> int:
             row = registry.rotate_key(store, args.probe, _public_key(args.public_key), at)
         except registry.RegistryError as exc:
             raise UsageError(str(exc)) from None
-    _show(args, "new key", [key_doc(row)], single=True)
+    _show(args, "new key", [registry.describe_key(row)], single=True)
     return 0
 
 
@@ -176,7 +162,7 @@ def _keys_revoke(args: argparse.Namespace) -> int:
             row = registry.revoke_key(store, kid, at)
         except registry.RegistryError as exc:
             raise UsageError(str(exc)) from None
-    _show(args, "revoked", [key_doc(row)], single=True)
+    _show(args, "revoked", [registry.describe_key(row)], single=True)
     return 0
 
 
