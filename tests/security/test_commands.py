@@ -25,6 +25,8 @@ CONTROLLER = Ed25519PrivateKey.generate()
 CONTROLLER_PUBLIC = CONTROLLER.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 KID = kid_for(CONTROLLER_PUBLIC)
 PROBE = "probe-cmd"
+# The attack cases are built at import, possibly minutes before they run in a long suite.
+TTL_MS = 24 * 3600 * 1000
 
 
 def make_agent(directory: Path) -> Agent:
@@ -78,7 +80,7 @@ def signed(
     action: str,
     args: dict[str, Any],
     counter: int = 1,
-    ttl_ms: int = 60_000,
+    ttl_ms: int = TTL_MS,
     probe: str = PROBE,
     key: Ed25519PrivateKey = CONTROLLER,
     kid: bytes = KID,
@@ -137,12 +139,12 @@ async def test_a_source_the_probe_lacks_fails_and_says_so(agent: Agent) -> None:
 
 def unsigned(action: str, args: dict[str, Any]) -> bytes:
     """The payload alone, as a plain CBOR map: no envelope, no signature."""
-    return command.encode(PROBE, 1, int(time.time() * 1000) + 60_000, action, args)
+    return command.encode(PROBE, 1, int(time.time() * 1000) + TTL_MS, action, args)
 
 
 def with_alg(alg: object, unprotected: dict[int, object] | None = None) -> bytes:
     """A command whose envelope names alg (in the protected header, or unprotected)."""
-    payload = command.encode(PROBE, 1, int(time.time() * 1000) + 60_000, command.REBIRTH, {})
+    payload = command.encode(PROBE, 1, int(time.time() * 1000) + TTL_MS, command.REBIRTH, {})
     protected = {cose.HDR_KID: KID} if unprotected else {cose.HDR_ALG: alg, cose.HDR_KID: KID}
     raw_protected = cbor.dumps(protected)
     to_sign = cbor.dumps(["Signature1", raw_protected, b"", payload])
