@@ -111,7 +111,7 @@ class Client:
         self.paho.on_disconnect = lambda c, u, f, rc, p: self._connected.put(("disconnect", rc))
         self.paho.on_publish = lambda c, u, mid, rc, p: self._ack(mid, [rc])
         self.paho.on_subscribe = lambda c, u, mid, rcs, p: self._ack(mid, list(rcs))
-        self.paho.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload))
+        self.paho.on_message = lambda c, u, m: self.messages.put((m.topic, bytes(m.payload)))
 
     def _pending(self, mid: int) -> queue.Queue[list[ReasonCode]]:
         with self._lock:

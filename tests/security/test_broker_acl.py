@@ -5,10 +5,12 @@ a probe posing as the collector, an oversized packet. Real Mosquitto, real mutua
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mtls import PKI, WAIT_S, Client, SecureBroker
+from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.core import topics
 
@@ -16,12 +18,12 @@ NOT_AUTHORIZED = 0x87
 SHARED = topics.shared_records()
 
 
-def granted(code: object) -> bool:
-    return int(getattr(code, "value", code)) < 0x80  # type: ignore[call-overload]
+def granted(code: ReasonCode) -> bool:
+    return not code.is_failure
 
 
 @pytest.fixture
-def clients(secure_broker: SecureBroker, pki: PKI) -> dict[str, Client]:
+def clients(secure_broker: SecureBroker, pki: PKI) -> Iterator[dict[str, Client]]:
     """probe-a, probe-b and the collector, connected."""
     made = {}
     for name, identity in (
@@ -33,7 +35,7 @@ def clients(secure_broker: SecureBroker, pki: PKI) -> dict[str, Client]:
         kind, code = client.connect()
         assert kind == "connect" and granted(code), (name, code)
         made[name] = client
-    yield made  # type: ignore[misc]
+    yield made
     for client in made.values():
         client.close()
 
