@@ -160,6 +160,18 @@ def test_missing_modem_port_and_silent_ont(
     assert checks["optical levels"]["status"] == "skip"
 
 
+def test_measurement_server_not_answering(tmp_path: Path, tls_broker: TlsBroker, pki: PKI) -> None:
+    config, _ = provision(
+        tmp_path, tls_broker.url, pki.device(PROBE), "--board", "generic-linux",
+        "--server", "127.0.0.1:9",
+    )  # fmt: skip
+    code, checks = doctor(config)
+    assert code == 1
+    assert checks["measurement server"]["status"] == "fail"
+    assert "no STAMP reply from 127.0.0.1:9" in checks["measurement server"]["reason"]
+    assert "UDP and TCP port 9" in checks["measurement server"]["fix"]
+
+
 def test_broken_config_fails_first_and_skips_the_rest(tmp_path: Path) -> None:
     config = tmp_path / "agent.toml"
     config.write_text('probe_id = "ma 06"\n')
