@@ -145,6 +145,42 @@ async function refreshRegions(probes) {
     return tr;
   });
   $("regions").tBodies[0].replaceChildren(...rows);
+  drawMap(d);
+}
+
+// A tile map: one tile per region, placed roughly where the region lies (north at the top,
+// the Atlantic to the west), coloured by the median download speed. Not to scale, on purpose.
+const TILES = {
+  "MA-01": [2, 0], "MA-04": [1, 1], "MA-03": [2, 1], "MA-02": [3, 1], "MA-06": [1, 2],
+  "MA-05": [2, 2], "MA-08": [3, 2], "MA-07": [1, 3], "MA-09": [2, 3], "MA-10": [1, 4],
+  "MA-11": [0, 5], "MA-12": [0, 6],
+};
+
+function drawMap(byRegion) {
+  const size = 64, gap = 4;
+  const medians = Object.values(byRegion).map((g) => g.median);
+  const max = Math.max(...medians, 1);
+  const map = svg("svg", { viewBox: `0 0 ${4 * (size + gap)} ${7 * (size + gap)}`,
+                           width: "170", id: "map-svg" });
+  for (const [code, [col, row]] of Object.entries(TILES)) {
+    const median = byRegion[code]?.median;
+    // Red (slow) to green (fast) relative to the fastest region; grey when nothing measured.
+    const fill = median == null ? "#d9dee3" : `hsl(${Math.round((median / max) * 120)}, 55%, 48%)`;
+    const tile = svg("g", { "data-region": code });
+    const box = svg("rect", { x: col * (size + gap), y: row * (size + gap), width: size,
+                              height: size, rx: 6, fill });
+    const title = svg("title", {});
+    title.textContent = `${label("regions", code)}: ${fmt(median)} Mbit/s`;
+    const text = svg("text", { x: col * (size + gap) + size / 2, y: row * (size + gap) + 26,
+                               "text-anchor": "middle" });
+    text.textContent = code.slice(3);
+    const value = svg("text", { x: col * (size + gap) + size / 2, y: row * (size + gap) + 44,
+                                "text-anchor": "middle" });
+    value.textContent = fmt(median);
+    tile.append(box, title, text, value);
+    map.append(tile);
+  }
+  $("map").replaceChildren(map);
 }
 
 function refreshProbes(probes) {

@@ -94,6 +94,13 @@ def test_dashboard_shows_the_fleet_and_follows_filters(
     casablanca = page.locator('#regions tr[data-region="MA-06"] td').all_inner_texts()
     assert casablanca[:2] == ["Casablanca-Settat", "1"]
     assert page.locator("#probes tbody tr").count() == len(FLEET)
+    tiles = page.locator("#map-svg g[data-region]")
+    assert tiles.count() == 12
+    grey = "#d9dee3"  # no data
+    measured = {f[3] for f in FLEET}
+    for region in ("MA-01", "MA-02", "MA-06", "MA-12"):
+        fill = page.locator(f'#map-svg g[data-region="{region}"] rect').get_attribute("fill")
+        assert (fill != grey) == (region in measured), (region, fill)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{engine}.png"), full_page=True)
 
