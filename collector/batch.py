@@ -28,8 +28,11 @@ def feed_topic(kind: str) -> str:
 
 
 def feed_item(row: RecordRow) -> dict[str, Any]:
-    """A verified record as the live feed and the JSON exports show it."""
-    return {**row.record, "kid": row.kid.hex(), "received_at": iso_ms(row.received_at_ms)}
+    """A verified record as the live feed and the JSON exports show it (with its flag, if any)."""
+    item = {**row.record, "kid": row.kid.hex(), "received_at": iso_ms(row.received_at_ms)}
+    if row.flag is not None:
+        item["flag"] = row.flag
+    return item
 
 
 @dataclass

@@ -140,7 +140,10 @@ def test_a_seq_far_outside_the_replay_window_is_flagged(store: Store) -> None:
     ingest(store, on_topic(probe, probe.record(far)), on_topic(probe, probe.record(12)))
     ingest(store, on_topic(probe, probe.record(13)))  # a new window: read back from the store
 
-    flags = {r.seq: r.flag for r in store.records()}
+    rows = {r.seq: r for r in store.records()}
+    flags = {seq: r.flag for seq, r in rows.items()}
+    assert batch.feed_item(rows[far])["flag"] == flags[far]  # feed and JSON export show it
+    assert "flag" not in batch.feed_item(rows[12])
     assert flags[far] == (
         f"seq {far} is {WINDOW + 1} beyond the highest seen (11) for epoch 1, "
         f"outside the replay window of {WINDOW}"
