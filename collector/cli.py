@@ -163,11 +163,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from collector import export
 
     since = parse_time_ms(args.since, "--since")
     until = parse_time_ms(args.until, "--until")
-    with open_store_or_fail(args.db) as store:
+    console = Console(stderr=True)
+    # A spinner while millions of rows stream out (rich shows it only on a terminal).
+    with open_store_or_fail(args.db) as store, console.status(f"exporting as {args.format}…"):
         rows = store.records(since_ms=since, until_ms=until)
         probes = {p.probe: p for p in store.probes()}
         if args.out == "-":
@@ -179,11 +183,9 @@ def _export(args: argparse.Namespace) -> int:
                     count = export.write(rows, args.format, out, probes)
                 if args.format in ("csv", "parquet"):
                     # The data dictionary travels beside the data it describes.
-                    with open(f"{args.out}.dictionary.json", "w", encoding="utf-8") as out:
-                        json.dump(export.dictionary(), out, ensure_ascii=False, indent=1)
+                    with open(f"{args.out}.dictionary.json", "w", encoding="utf-8") as text:
+                        json.dump(export.dictionary(), text, ensure_ascii=False, indent=1)
             except OSError as exc:
                 raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
-    from rich.console import Console
-
-    Console(stderr=True).print(f"exported {count} records as {args.format}")
+    console.print(f"exported {count} records as {args.format}")
     return 0
