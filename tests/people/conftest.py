@@ -171,10 +171,20 @@ def start_collector(broker: str, db: Path, log: Path, *tls: str) -> QiyasProcess
         ["collector", "run", "--broker", broker, "--db", str(db), "--client-id", "collector-people",
          *tls], log,
     ).start()  # fmt: skip
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not (log.exists() and "subscribed to" in log.read_text()):
-        if time.monotonic() > deadline:
-            collector.stop()
-            raise TimeoutError(f"the collector did not subscribe: see {log}")
-        time.sleep(0.05)
+    try:
+        wait_for(lambda: log.exists() and "subscribed to" in log.read_text(), START_TIMEOUT_S,
+                 f"the collector to subscribe (see {log})")  # fmt: skip
+    except AssertionError:
+        collector.stop()
+        raise
     return collector
+
+
+def wait_for(found: Callable[[], Any], timeout: float, what: str) -> Any:
+    """found()'s first truthy value, asked every 50 ms; AssertionError after timeout."""
+    deadline = time.monotonic() + timeout
+    while not (value := found()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+    return value

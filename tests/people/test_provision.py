@@ -6,13 +6,20 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PKI, PROBE, TlsBroker, provision, run_qiyas, start_collector, tls_args
+from conftest import (
+    PKI,
+    PROBE,
+    TlsBroker,
+    provision,
+    run_qiyas,
+    start_collector,
+    tls_args,
+    wait_for,
+)
 
 from agent import config as agent_config
 from agent.keys import load_or_create
@@ -26,15 +33,6 @@ BUNDLE_KEYS = {"probe", "kid", "public_key", "board", "firmware"} | {
     "technology",
     "region",
 }
-
-
-def wait_for(found: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := found()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-    return value
 
 
 def stored(db: Path) -> list[dict[str, Any]]:

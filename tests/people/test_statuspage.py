@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import provision, run_qiyas, start_collector
+from conftest import provision, run_qiyas, start_collector, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -73,15 +73,6 @@ class Probe:
         assert code == 200
         doc: dict[str, Any] = json.loads(body)
         return doc
-
-
-def wait_for(found: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := found()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 def assert_stays(value: Callable[[], int], expected: int, window_s: float) -> None:
