@@ -109,7 +109,11 @@ def hash_script(paths: list[str]) -> str:
     )
 
 
-PARK = "import os\nif 'main.py' in os.listdir('/'): os.rename('/main.py','/main.off')"
+PARK = (
+    "import os\n"
+    "if 'main.py' in os.listdir('/'): os.rename('/main.py','/main.off')\n"
+    "if 'lib' not in os.listdir('/'): os.mkdir('/lib')"
+)
 KEY_AND_UNPARK = (
     "import os\n"
     "from firmware.start import load_key\n"
@@ -142,12 +146,15 @@ def plan(
             ESPTOOL_TIMEOUT_S,
         ))  # fmt: skip
     steps.append(prompt())
-    steps.append(Step("park main.py (the probe stops at the next reset)",
+    steps.append(Step("park main.py (the probe stops at the next reset), make /lib",
                       _exec(port, PARK), MPREMOTE_TIMEOUT_S))  # fmt: skip
     steps.append(Step("reset without the probe running", _mpremote(port, "reset"), 30))
     steps.append(prompt())
-    steps.append(Step("copy the bundle's lib/", _mpremote(port, "fs", "cp", "-r",
-                                                          str(bundle / "lib"), ":"),
+    # Into the existing /lib (made when parking): mpremote copies folders into a folder that
+    # exists, and onto the name of one that does not.
+    packages = sorted(str(p) for p in (bundle / "lib").iterdir() if p.is_dir())
+    steps.append(Step("copy the bundle's lib/", _mpremote(port, "fs", "cp", "-r", *packages,
+                                                          ":lib"),
                       MPREMOTE_TIMEOUT_S))  # fmt: skip
     for device_path, host_file in [("boot.py", bundle / "boot.py"), *staged.items(),
                                    ("main.off", bundle / "main.py")]:  # fmt: skip

@@ -81,7 +81,7 @@ def test_dry_run_prints_the_plan_and_touches_nothing(
     steps = [s["step"] for s in doc["plan"]]
     assert steps[0] == "write MicroPython micropython.bin at 0x0 (erasing flash)"  # S3 offset
     assert doc["plan"][0]["argv"][3:6] == ["--chip", "esp32s3", "--port"]
-    assert steps.index("park main.py (the probe stops at the next reset)") < steps.index(
+    assert steps.index("park main.py (the probe stops at the next reset), make /lib") < steps.index(
         "copy the bundle's lib/"
     )
     for name in ("copy boot.py", "copy qiyas.json", "copy main.off"):
