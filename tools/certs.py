@@ -1,16 +1,16 @@
 """A small device CA for mutual TLS between probes, collectors and the broker.
 
-`qiyas certs init --dir DIR` makes the CA and the broker's and the collector's certificates;
-`qiyas certs device --dir DIR --probe ID --out OUT` issues a probe's certificate at provisioning.
-The broker maps a client certificate's common name to its MQTT username
-(`use_identity_as_username`), so a device certificate's CN is exactly its probe id and the ACL
-confines it to its own topics. The collector's CN is not a valid probe id (it holds an '@'), so no
-device certificate can ever name it.
+`qiyas certs init --dir DIR` makes the CA and the broker's, a collector's and the controller's
+certificates; `qiyas certs device --dir DIR --probe ID --out OUT` issues a probe's certificate at
+provisioning; `qiyas certs service --dir DIR --name NAME@ORG --out OUT` another collector's.
+The broker maps a client certificate's common name to its MQTT username and client id, so a
+device certificate's CN is exactly its probe id and the ACL confines it to its own topics. A
+service's CN is not a valid probe id (it holds an '@'), so no device certificate can name one.
 
 Keys are ECDSA P-256 (every TLS stack of the boards we support speaks it); private keys are
 written 0600 and never overwritten.
 
-Layout of DIR: ca.pem ca.key broker.pem broker.key collector.pem collector.key
+Layout of DIR: ca.pem ca.key broker.* collector.* controller.* (.pem certificate, .key key)
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
 COLLECTOR_IDENTITY = "collector@qiyas"
+CONTROLLER_IDENTITY = "controller@qiyas"
 CA_DAYS = 20 * 365
 LEAF_DAYS = 5 * 365
 
@@ -208,19 +209,33 @@ def issue_device(ca_dir: Path, probe: str, out_dir: Path) -> Issued:
     return issue(ca_dir, probe, out_dir, "device", uri=f"urn:qiyas:probe:{probe}")
 
 
-def init(
-    directory: Path, broker_names: list[str], collector: str = COLLECTOR_IDENTITY
-) -> dict[str, Issued]:
-    """The CA, the broker's server certificate and the collector's client certificate."""
+def issue_service(ca_dir: Path, name: str, out_dir: Path, stem: str) -> Issued:
+    """A collector's or the controller's client certificate: CN = name, never a probe id."""
     from agent.core.record import valid_probe_id
 
-    if valid_probe_id(collector):
-        # A device certificate could then carry the collector's MQTT identity and its rights.
-        raise CertError(f"collector identity {collector!r} must not be a valid probe id")
+    if valid_probe_id(name):
+        # A device certificate could then carry this service's MQTT identity and its rights.
+        raise CertError(f"service identity {name!r} must not be a valid probe id (add an '@')")
+    return issue(ca_dir, name, out_dir, stem)
+
+
+def init(
+    directory: Path,
+    broker_names: list[str],
+    collector: str = COLLECTOR_IDENTITY,
+    controller: str = CONTROLLER_IDENTITY,
+) -> dict[str, Issued]:
+    """The CA, the broker's server certificate, a collector's and the controller's."""
+    from agent.core.record import valid_probe_id
+
+    for name in (collector, controller):  # checked before anything is written
+        if valid_probe_id(name):
+            raise CertError(f"service identity {name!r} must not be a valid probe id (add an '@')")
     return {
         "ca": make_ca(directory),
         "broker": issue(directory, broker_names[0], directory, "broker", server_names=broker_names),
-        "collector": issue(directory, collector, directory, "collector"),
+        "collector": issue_service(directory, collector, directory, "collector"),
+        "controller": issue_service(directory, controller, directory, "controller"),
     }
 
 
@@ -230,7 +245,7 @@ def init(
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     init_p = sub.add_parser(
-        "init", help="make the CA, the broker's and the collector's certificates"
+        "init", help="make the CA, the broker's, a collector's and the controller's certificates"
     )
     init_p.add_argument("--dir", type=Path, required=True, help="where the CA and certificates go")
     init_p.add_argument(
@@ -240,11 +255,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="DNS name or IP address of the broker (repeatable; default localhost, 127.0.0.1)",
     )
     init_p.add_argument("--collector-identity", default=COLLECTOR_IDENTITY)
+    init_p.add_argument("--controller-identity", default=CONTROLLER_IDENTITY)
     device = sub.add_parser("device", help="issue a probe's certificate (at provisioning)")
     device.add_argument("--dir", type=Path, required=True, help="the CA directory")
     device.add_argument("--probe", required=True, help="probe id: the certificate's CN")
     device.add_argument("--out", type=Path, required=True, help="where device.pem/.key go")
-    for p in (init_p, device):
+    service = sub.add_parser("service", help="issue another collector's certificate")
+    service.add_argument("--dir", type=Path, required=True, help="the CA directory")
+    service.add_argument("--name", required=True, help="its CN, e.g. collector-2@qiyas")
+    service.add_argument("--out", type=Path, required=True, help="where service.pem/.key go")
+    for p in (init_p, device, service):
         p.add_argument("--json", action="store_true", help="print the files written as JSON")
 
 
@@ -252,15 +272,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.action == "init":
             names = args.broker_name or ["localhost", "127.0.0.1"]
-            issued = init(args.dir, names, args.collector_identity)
-        else:
+            issued = init(args.dir, names, args.collector_identity, args.controller_identity)
+        elif args.action == "device":
             issued = {"device": issue_device(args.dir, args.probe, args.out)}
-            issued["ca"] = Issued(args.dir / "ca.pem", args.dir / "ca.key")
+        else:
+            issued = {"service": issue_service(args.dir, args.name, args.out, "service")}
     except CertError as exc:
         raise UsageError(str(exc)) from None
     files = {name: {"cert": str(i.cert), "key": str(i.key)} for name, i in issued.items()}
-    if args.action == "device":
-        files["ca"] = {"cert": str(issued["ca"].cert)}  # the device needs the CA, not its key
+    if args.action != "init":
+        files["ca"] = {"cert": str(args.dir / "ca.pem")}  # the client needs the CA, not its key
     if args.json:
         print(json.dumps(files))
     else:

@@ -2,10 +2,10 @@
 
     qiyas command keygen --signing-key controller.key        # prints the public key for probes
     qiyas command send --signing-key controller.key --probe ID --action log-level --level debug \\
-        --broker mqtts://broker:8883 --ca ca.pem --cert collector.pem --key collector.key
+        --broker mqtts://broker:8883 --ca ca.pem --cert controller.pem --key controller.key
 
 The command is signed with the controller's Ed25519 key and published (QoS 1, not retained) on
-the probe's commands topic, which the broker ACL lets only the collector's identity write. The
+the probe's commands topic, which the broker ACL lets only the controller's identity write. The
 counter defaults to the time in milliseconds, so successive commands increase without the
 controller keeping state. `--out FILE` writes the signed bytes instead of publishing them.
 """
@@ -46,7 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     send.add_argument("--ttl", type=float, default=3600.0, help="seconds until it expires")
     send.add_argument("--broker", help="mqtt://HOST:PORT or mqtts://HOST:PORT")
     send.add_argument("--ca", type=Path, help="CA certificate of the broker (PEM)")
-    send.add_argument("--cert", type=Path, help="client certificate (the collector's identity)")
+    send.add_argument("--cert", type=Path, help="client certificate (the controller's identity)")
     send.add_argument("--key", type=Path, help="client private key (PEM)")
     send.add_argument("--out", type=Path, help="write the signed command here instead")
     send.add_argument("--json", action="store_true")

@@ -44,6 +44,7 @@ class PKI:
         self.ca = issued["ca"].cert
         self.broker = Identity(self.ca, issued["broker"].cert, issued["broker"].key)
         self.collector = Identity(self.ca, issued["collector"].cert, issued["collector"].key)
+        self.controller = Identity(self.ca, issued["controller"].cert, issued["controller"].key)
 
     def device(self, probe: str) -> Identity:
         out = self.root / "devices" / probe

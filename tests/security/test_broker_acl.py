@@ -24,12 +24,13 @@ def granted(code: ReasonCode) -> bool:
 
 @pytest.fixture
 def clients(secure_broker: SecureBroker, pki: PKI) -> Iterator[dict[str, Client]]:
-    """probe-a, probe-b and the collector, connected."""
+    """probe-a, probe-b, the collector and the controller, connected."""
     made = {}
     for name, identity in (
         ("probe-a", pki.device("probe-a")),
         ("probe-b", pki.device("probe-b")),
         ("collector", pki.collector),
+        ("controller", pki.controller),
     ):
         client = Client(secure_broker, identity, f"test-{name}")
         kind, code = client.connect()
@@ -92,7 +93,7 @@ def test_what_the_acl_refuses_never_reaches_the_collector(clients: dict[str, Cli
 
 
 def test_a_probe_reads_only_its_own_acks_and_commands(clients: dict[str, Client]) -> None:
-    a, collector = clients["probe-a"], clients["collector"]
+    a, collector, controller = clients["probe-a"], clients["collector"], clients["controller"]
     assert granted(a.subscribe(topics.acks("probe-a")))
     assert granted(a.subscribe(topics.commands("probe-a")))
     # Mosquitto 2.0 may grant a subscription the ACL does not cover, but checks every message
@@ -100,11 +101,11 @@ def test_a_probe_reads_only_its_own_acks_and_commands(clients: dict[str, Client]
     for topic in (topics.acks("probe-b"), topics.commands("probe-b"), SHARED, "qiyas/v1/#"):
         a.subscribe(topic)
     assert granted(collector.publish(topics.acks("probe-b"), b"for B"))
-    assert granted(collector.publish(topics.commands("probe-b"), b"command for B"))
+    assert granted(controller.publish(topics.commands("probe-b"), b"command for B"))
     clients["probe-b"].publish(topics.records("probe-b"), b"B's record")
-    assert granted(collector.publish(topics.commands("probe-a"), b"command for A"))
+    assert granted(controller.publish(topics.commands("probe-a"), b"command for A"))
     assert granted(collector.publish(topics.acks("probe-a"), b"for A"))
-    # The collector's publishes arrive in order: the last one is the barrier.
+    # Publishes are delivered in order: the collector's last one comes after the controller's.
     received = []
     while (topics.acks("probe-a"), b"for A") not in received:
         received.append(a.messages.get(timeout=WAIT_S))
@@ -124,3 +125,35 @@ def test_an_oversized_packet_is_refused_by_the_broker(clients: dict[str, Client]
     b.publish(topics.records("probe-b"), b"barrier")
     assert collector.messages.get(timeout=WAIT_S) == (topics.records("probe-b"), b"barrier")
     assert collector.messages.empty()
+
+
+def test_collector_and_controller_each_have_only_their_own_rights(
+    clients: dict[str, Client],
+) -> None:
+    collector, controller = clients["collector"], clients["controller"]
+    assert granted(collector.publish(topics.acks("probe-a"), b"ack"))
+    assert collector.publish(topics.commands("probe-a"), b"command") == NOT_AUTHORIZED
+    assert granted(controller.publish(topics.commands("probe-a"), b"command"))
+    assert controller.publish(topics.acks("probe-a"), b"ack") == NOT_AUTHORIZED
+    assert controller.publish(topics.records("probe-a"), b"record") == NOT_AUTHORIZED
+    # The controller reads no records: a probe's record reaches the collector only.
+    controller.subscribe("qiyas/v1/#")
+    assert granted(collector.subscribe(SHARED))
+    clients["probe-a"].publish(topics.records("probe-a"), b"record")
+    assert collector.messages.get(timeout=WAIT_S) == (topics.records("probe-a"), b"record")
+    assert granted(collector.publish(topics.acks("probe-a"), b"barrier"))
+    assert controller.messages.empty()
+
+
+def test_a_probe_cannot_take_over_another_probes_session(
+    clients: dict[str, Client], secure_broker: SecureBroker, pki: PKI
+) -> None:
+    """The client id is the certificate's CN: A connecting under B's client id stays A."""
+    b = clients["probe-b"]
+    impostor = Client(secure_broker, pki.device("probe-a"), "test-probe-b")  # B's client id
+    try:
+        assert impostor.connect()[0] == "connect"
+        assert granted(b.publish(topics.records("probe-b"), b"still here"))
+        assert b._connected.empty(), "probe-b was disconnected by a client posing as it"
+    finally:
+        impostor.close()

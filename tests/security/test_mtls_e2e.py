@@ -99,7 +99,7 @@ def test_records_and_commands_travel_over_mutual_tls(
         return ["command", "send", "--signing-key", key, "--probe", PROBE,
                 "--broker", secure_broker.url, *tls_args(identity), "--json", *argv]  # fmt: skip
 
-    send = command(pki.collector)
+    send = command(pki.controller)
     sent = cli(*send, "--action", "measure-now", "--source", "health")
     assert sent["published"] is True
     [report] = wait_for(lambda: command_reports(db), 60, "the command's report")
@@ -111,7 +111,7 @@ def test_records_and_commands_travel_over_mutual_tls(
     reports = wait_for(lambda: command_reports(db)[1:], 60, "the replay's report")
     assert reports[0]["outcome"] == "refused" and "replay" in reports[0]["detail"]
 
-    # A probe's certificate cannot send commands: the broker refuses it, the CLI says so.
+    # A probe's (or a collector's) certificate cannot send commands: the broker refuses it.
     done = subprocess.run(
         qiyas(*command(pki.device(PROBE), "--action", "rebirth")),
         capture_output=True, text=True, timeout=60, check=False,

@@ -50,24 +50,37 @@ def test_no_device_certificate_for_an_invalid_probe_id(
         certs.issue_device(pki.root / "ca", probe, tmp_path / "out")
 
 
-def test_the_collector_identity_cannot_be_a_probe_id(tmp_path: Path) -> None:
+def test_a_service_identity_cannot_be_a_probe_id(tmp_path: Path) -> None:
     with pytest.raises(certs.CertError, match="must not be a valid probe id"):
         certs.init(tmp_path, ["localhost"], collector="collector")
-    settings = broker_config.BrokerSettings(
-        ca=tmp_path, cert=tmp_path, key=tmp_path, collector_identity="collector"
-    )
-    with pytest.raises(broker_config.BrokerConfigError, match="must not be a valid probe id"):
-        settings.check()
+    assert not (tmp_path / "ca.pem").exists()  # refused before anything was written
+    for identities, controller in ((("collector",), "controller@q"), (("c@q",), "controller")):
+        settings = broker_config.BrokerSettings(
+            ca=tmp_path,
+            cert=tmp_path,
+            key=tmp_path,
+            collector_identities=identities,
+            controller_identity=controller,
+        )
+        with pytest.raises(broker_config.BrokerConfigError, match="must not be a valid probe id"):
+            settings.check()
 
 
-def test_the_acl_confines_probes_to_their_own_topics() -> None:
-    acl = broker_config.render_acl("collector@qiyas").splitlines()
+def test_the_acl_confines_every_identity_to_its_own_topics() -> None:
+    acl = broker_config.render_acl(("c1@qiyas", "c2@qiyas"), "controller@qiyas").splitlines()
     assert "pattern write qiyas/v1/probes/%u/records" in acl
     assert "pattern read qiyas/v1/probes/%u/commands" in acl
     probe_rules = [line for line in acl if line.startswith("pattern ")]
     assert all("%u" in line for line in probe_rules)  # no probe rule names another's topic
-    collector = acl[acl.index("user collector@qiyas") :]
-    assert "topic write qiyas/v1/probes/+/commands" in collector
+    blocks = "\n".join(acl).split("\nuser ")[1:]
+    rights = {
+        block.splitlines()[0]: [r for r in block.splitlines() if r.startswith("topic ")]
+        for block in blocks
+    }
+    for collector in ("c1@qiyas", "c2@qiyas"):
+        assert "topic write qiyas/v1/probes/+/acks" in rights[collector]
+        assert not any("commands" in line for line in rights[collector])
+    assert rights["controller@qiyas"] == ["topic write qiyas/v1/probes/+/commands"]
 
 
 def cli(*argv: str) -> subprocess.CompletedProcess[str]:
