@@ -71,6 +71,11 @@ def fill(store: Store, n: int) -> None:
                 " VALUES (?, ?, ?, ?, 0)",
                 (f"ma-bench-{i}", operators[i % 4], technologies[i % 3], f"MA-{i % 12 + 1:02d}"),
             )
+            key = i.to_bytes(32, "big")  # unique stand-ins: health lists probes by their keys
+            store.execute(
+                "INSERT INTO probe_keys (probe, kid, public_key, added_at_ms) VALUES (?, ?, ?, 0)",
+                (f"ma-bench-{i}", key[-8:], key),
+            )
     if pg:
         store.execute("ANALYZE")
 
@@ -116,6 +121,12 @@ def bench(url: str, n: int, runs: int, label: str) -> None:
             runs,
         )
         print(f"[{label}] records page (one probe, 100): median {page:.1f} ms")
+
+        def probes() -> None:
+            assert len(client.get("/api/v1/probes").json()) == PROBES
+
+        health = median_ms(probes, runs)
+        print(f"[{label}] probe health ({PROBES} probes): median {health:,.0f} ms")
 
 
 def main() -> None:
