@@ -16,7 +16,6 @@ memory goes, by import. `--off NAME` turns a source off, to see what it costs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import socket
@@ -27,11 +26,14 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "people")]
 
-from hil.fleet import AgentProcess, QiyasProcess, qiyas  # noqa: E402
+from conftest import Announcing, run_qiyas, start_collector  # noqa: E402
+
+from hil.fleet import AgentProcess  # noqa: E402
 from hil.mosquitto import Mosquitto, free_port  # noqa: E402
 
 AIM_RSS_MB = 40.0
@@ -87,23 +89,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def start_announcing(stack: ExitStack, workdir: Path, *argv: str) -> dict[str, object]:
-    log = stack.enter_context(open(workdir / f"{argv[0]}-{argv[1]}.log", "ab"))  # noqa: SIM115
-    proc = subprocess.Popen(qiyas(*argv), stdout=subprocess.PIPE, stderr=log)
-    stack.callback(lambda: (proc.terminate(), proc.wait(10)))
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise RuntimeError(f"qiyas {' '.join(argv)} did not start: see {log.name}")
-    doc: dict[str, object] = json.loads(line)
-    return doc
+def start_announcing(stack: ExitStack, workdir: Path, *argv: str) -> dict[str, Any]:
+    process = Announcing(list(argv), workdir / f"{argv[0]}-{argv[1]}.log")
+    stack.callback(process.stop)
+    return process.where
 
 
-def run_cli(*argv: str) -> str:
-    done = subprocess.run(qiyas(*argv), capture_output=True, text=True, timeout=120, check=False)
+def run_cli(*argv: str) -> None:
+    done = run_qiyas(*argv, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"qiyas {' '.join(argv)}: {done.stderr.strip()}")
-    return done.stdout
 
 
 def provision(workdir: Path, stack: ExitStack, off: list[str]) -> Path:
@@ -127,9 +122,7 @@ def provision(workdir: Path, stack: ExitStack, off: list[str]) -> Path:
     with config.open("a") as f:
         f.write(f'[modem]\nport = "{modem["port"]}"\n[ont]\ntransport = "{ont["listen"]}"\n')
     run_cli("collector", "keys", "add", "--db", str(db), "--bundle", str(bundle))
-    collector = QiyasProcess(
-        ["collector", "run", "--broker", broker.url, "--db", str(db)], workdir / "collector.log"
-    ).start()
+    collector = start_collector(broker.url, db, workdir / "collector.log")
     stack.callback(collector.stop)
     return config
 
