@@ -19,6 +19,7 @@ from agent.core.keyid import kid_for
 from agent.core.radio import link_context, record_values
 from firmware import mqtt
 from firmware.clock import Clock, parse_cclk
+from firmware.commands import Commands
 from firmware.modem import Modem, ModemDown
 from firmware.outbox import Outbox
 
@@ -52,7 +53,11 @@ class App:
         self.modem_down = None  # type: str | None
         self._due = {}  # type: dict[str, int]
         self._inflight = {}  # type: dict[tuple[int, int], int]  # (epoch, seq) -> sent at, ms
-        self._acked = asyncio.Event()
+        self._acked = asyncio.Event()  # an ack or a command arrived: look again
+        self._measure_soon = False  # a command asked for a measurement: end the delivery phase
+        self.commands = None
+        if settings.controller_key:
+            self.commands = Commands(self, settings.controller_key)
 
     # -- records -------------------------------------------------------------------------------
 
@@ -144,7 +149,19 @@ class App:
 
     # -- delivery ------------------------------------------------------------------------------
 
+    def measure_soon(self, names):
+        # type: (list[str]) -> None
+        """Make these schedules due now and end the delivery phase, so they run next."""
+        for name in names:
+            self._due[name] = 0
+        self._measure_soon = True
+        self._acked.set()
+
     def on_message(self, topic, payload):
+        if self.commands is not None and topic == topics.commands(self.probe):
+            self.commands.handle(payload)
+            self._acked.set()  # its status record goes out now
+            return
         if topic != topics.acks(self.probe):
             return
         try:
@@ -176,8 +193,10 @@ class App:
 
     async def deliver(self, until_ms):
         # type: (int) -> None
-        """Deliver the outbox until the monotonic time until_ms; survives broker outages."""
-        while self.platform.monotonic_ms() < until_ms:
+        """Deliver the outbox until the monotonic time until_ms (or a command asks for a
+        measurement); survives broker outages."""
+        self._measure_soon = False
+        while self.platform.monotonic_ms() < until_ms and not self._measure_soon:
             self.watchdog.feed()
             try:
                 await self._session(until_ms)
@@ -202,13 +221,15 @@ class App:
                 self.platform.tls_context() if settings.broker_tls else None,
             )
             await client.subscribe(topics.acks(self.probe))
+            if self.commands is not None:
+                await client.subscribe(topics.commands(self.probe))
             birth = {"state": "online", "epoch": self.epoch, "firmware": self.versions["firmware"]}
             await client.publish(status_topic, json.dumps(birth).encode(), retain=True)
             self._inflight = {}  # a new connection: resend what was not acknowledged
             while not client.closed.is_set():
                 await self._publish_pending(client)
                 left = until_ms - self.platform.monotonic_ms()
-                if left <= 0:
+                if left <= 0 or self._measure_soon:
                     break
                 self._acked.clear()
                 try:

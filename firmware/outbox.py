@@ -41,7 +41,7 @@ def _make_dirs(path):
             os.mkdir(at)
 
 
-def _write_atomic(path, data):
+def write_atomic(path, data):
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(data)
@@ -102,7 +102,7 @@ class Outbox:
 
     def _save_state(self, epoch, next_seq):
         data = json.dumps({"epoch": epoch, "next_seq": next_seq}).encode()
-        _write_atomic(self.root + "/" + STATE, data)
+        write_atomic(self.root + "/" + STATE, data)
         self.epoch, self._next_seq = epoch, next_seq
 
     def boot(self):
@@ -126,7 +126,7 @@ class Outbox:
             old_seq, old_epoch = self._keys[0]
             self.remove(old_epoch, old_seq)
             self.dropped += 1
-        _write_atomic(self._path(epoch, seq), raw)
+        write_atomic(self._path(epoch, seq), raw)
         self._keys.append((seq, epoch))
         self._keys.sort()
 

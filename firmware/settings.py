@@ -57,6 +57,16 @@ class Settings:
         self.outbox_max_records = _pick(data, "outbox_max_records", int, 10, MAX_OUTBOX, 200)
         self.ack_timeout_s = _pick(data, "ack_timeout_s", int, 1, 3600, 30)
         self.watchdog_s = _pick(data, "watchdog_s", int, 10, 3600, 120)
+        # The controller's Ed25519 public key: commands are taken only when it is given.
+        key = data.get("controller_key")
+        self.controller_key = None  # type: bytes | None
+        if key is not None:
+            try:
+                self.controller_key = bytes.fromhex(key) if isinstance(key, str) else b""
+            except ValueError:
+                self.controller_key = b""
+            if len(self.controller_key) != 32:
+                raise SettingsError("controller_key must be 64 hex digits (a public key)")
         # Bench use: every signed record also goes to the console, for the hardware tests.
         self.echo_records = _pick(data, "echo_records", bool, default=False)  # type: bool
 

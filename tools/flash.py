@@ -67,7 +67,7 @@ def device_settings(config: Any, board: Any, echo_records: bool = False) -> dict
     """The device's /qiyas.json from an agent config and a board profile."""
     schedule = {name: int(config.schedule[name]) for name in ("radio", "health")
                 if name in config.schedule}  # fmt: skip
-    return {
+    settings: dict[str, Any] = {
         "probe_id": config.probe_id,
         "board": board.name,
         "state_dir": "/qiyas",
@@ -83,6 +83,10 @@ def device_settings(config: Any, board: Any, echo_records: bool = False) -> dict
         "modem": board.section("modem"),
         "echo_records": echo_records,
     }
+    commands = config.section("commands")
+    if commands.get("controller_key"):
+        settings["controller_key"] = commands["controller_key"]
+    return settings
 
 
 def _mpremote(port: str, *command: str) -> list[str]:

@@ -26,6 +26,8 @@ url = "mqtts://collector.example:8883"
 [schedule]
 radio = 300
 health = 3600
+[commands]
+controller_key = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
 """
 
 
@@ -67,6 +69,8 @@ def test_device_settings_are_what_the_device_accepts() -> None:
         "esp32-field-7", "collector.example", 8883, True)  # fmt: skip
     assert parsed.schedule == {"radio": 300, "health": 3600}
     assert parsed.modem == board.section("modem")
+    assert parsed.controller_key == bytes.fromhex(
+        "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c")  # fmt: skip
 
 
 def test_dry_run_prints_the_plan_and_touches_nothing(
