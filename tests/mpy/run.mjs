@@ -10,9 +10,10 @@
 // Options:
 //   --tests DIR   folder of test modules, copied to /tests and put on sys.path (default tests/core)
 //   --lib DIR     another repository folder importable under its own name (repeatable); agent/core
-//                 is always there, without agent/__init__.py, which is CPython-only
+//                 is always there (agent/ itself only as an empty package: the rest is Linux code)
 //   --bundle DIR  a `qiyas firmware build` bundle: its lib/ becomes /lib, instead of the sources
-//   --heap BYTES  MicroPython heap (default 8 MiB; an ESP32 with PSRAM has ~4 MiB, without ~110 KiB)
+//   --heap BYTES  initial MicroPython heap (default 8 MiB); this port grows it on demand, so it
+//                 does not stand for a board's limit
 //
 // Output: driver.py's lines (PASS/FAIL/SUMMARY); exit 0 when all passed, 1 on a failure,
 // 2 on bad usage.
