@@ -136,6 +136,11 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
             )""",
         ],
     ),
+    (
+        5,
+        "partial index of flagged records (probe health counts them per probe)",
+        ["CREATE INDEX records_flagged ON records (probe) WHERE flag IS NOT NULL"],
+    ),
 ]
 
 
