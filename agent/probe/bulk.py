@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import IO
 
 SEND_CHUNK = 1024 * 1024
-LOWAT_S = 0.02
+LOWAT_S = 0.005
 LOWAT_EVERY_S = 0.05
 MAX_LOWAT = 256 * 1024
 

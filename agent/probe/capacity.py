@@ -14,6 +14,7 @@ The per-interval series covers the whole test (warm-up included) so it can be in
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import itertools
 import os
@@ -30,6 +31,7 @@ MIN_WARMUP_S = 0.5
 STEADY_SHARE = 0.9
 MAX_SERIES_POINTS = 50
 CONNECT_TIMEOUT_S = 5.0
+REPORT_GRACE_S = 0.5
 PAYLOAD_BYTES = 1024 * 1024
 SINK_BYTES = 1024 * 1024
 
@@ -100,7 +102,8 @@ def _rates(samples: list[tuple[float, int]]) -> list[float]:
 
 async def _open_stream(
     loop: asyncio.AbstractEventLoop, addrinfo: tuple[Any, ...], req: control.Request
-) -> tuple[socket.socket, int]:
+) -> tuple[socket.socket, int, float]:
+    """The stream's socket, its granted milliseconds and when (loop time) it was granted."""
     family, kind, proto, _, addr = addrinfo
     sock = socket.socket(family, kind, proto)
     sock.setblocking(False)
@@ -121,7 +124,7 @@ async def _open_stream(
     if reply.status != control.OK:
         sock.close()
         raise CapacityError(f"server refused: {control.STATUS_TEXT[reply.status]}")
-    return sock, reply.granted_ms
+    return sock, reply.granted_ms, loop.time()
 
 
 async def measure_direction(
@@ -156,7 +159,10 @@ async def measure_direction(
             s.close()
         raise errors[0] if isinstance(errors[0], CapacityError) else CapacityError(str(errors[0]))
     granted_s = min(o[1] for o in opened if isinstance(o, tuple)) / 1000
+    granted_at = [o[2] for o in opened if isinstance(o, tuple)]
     counts = [0] * streams
+    reports: list[list[tuple[float, int]]] = [[(0.0, 0)] for _ in range(streams)]
+    arrived = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     payload = bulk.payload_file(PAYLOAD_BYTES) if direction == control.UP else None
     sink = memoryview(bytearray(SINK_BYTES)) if payload is None else None
@@ -164,10 +170,22 @@ async def measure_direction(
         for i, sock in enumerate(socks):
             if payload is not None:
                 tasks.append(asyncio.create_task(_upload(loop, sock, payload)))
-                tasks.append(asyncio.create_task(_reports(loop, sock, counts, i)))
+                tasks.append(
+                    asyncio.create_task(_reports(loop, sock, counts, i, reports[i], arrived))
+                )
             elif sink is not None:
                 tasks.append(asyncio.create_task(_download(loop, sock, sink, counts, i)))
-        samples = await _sample(loop, counts, granted_s - TICK_S, progress)
+        # The server stops each stream at its session's end, counted from the first grant: the
+        # window closes a tick before that, so no stream has stopped inside it.
+        end = min(granted_at) + granted_s - TICK_S
+        start, samples = await _sample(loop, counts, end, progress)
+        if payload is not None:
+            # Reports come every REPORT_INTERVAL_S by the server's clock, late by the network's
+            # delay and not evenly: placed on the sampler's timeline by that clock they are
+            # exact, once every stream has reported past the last tick.
+            offsets = [at - start for at in granted_at]
+            await _reported_past(reports, offsets, samples[-1][0], arrived)
+            samples = [(t, on_timeline(reports, offsets, t)) for t, _ in samples]
     finally:
         for task in tasks:
             task.cancel()
@@ -191,9 +209,11 @@ async def measure_direction(
 
 
 async def _sample(
-    loop: asyncio.AbstractEventLoop, counts: list[int], length_s: float, progress: Progress | None
-) -> list[tuple[float, int]]:
+    loop: asyncio.AbstractEventLoop, counts: list[int], end: float, progress: Progress | None
+) -> tuple[float, list[tuple[float, int]]]:
+    """(start in loop time, samples (s since start, bytes) every TICK_S until loop time end)."""
     start = loop.time()
+    length_s = end - start
     # Streams opened one after another may already have moved bytes: not part of tick one.
     samples = [(0.0, sum(counts))]
     k = 1
@@ -204,7 +224,7 @@ async def _sample(
         if progress is not None:
             progress(now, _rates(samples[-2:])[0])
         k += 1
-    return samples
+    return start, samples
 
 
 async def _download(
@@ -228,12 +248,56 @@ async def _upload(loop: asyncio.AbstractEventLoop, sock: socket.socket, payload:
 
 
 async def _reports(
-    loop: asyncio.AbstractEventLoop, sock: socket.socket, counts: list[int], i: int
+    loop: asyncio.AbstractEventLoop,
+    sock: socket.socket,
+    counts: list[int],
+    i: int,
+    series: list[tuple[float, int]],
+    arrived: asyncio.Event,
 ) -> None:
-    """The server's count of what arrived on stream i, which replaces ours as it comes."""
+    """The server's count of what arrived on stream i: kept with the server's time of it
+    (seconds since it granted the stream) in `series`, and as the live count in counts[i]."""
     with contextlib.suppress(OSError, EOFError):
         while True:
-            _, received = control.decode_report(
+            elapsed_ms, received = control.decode_report(
                 await bulk.recv_exact(loop, sock, control.REPORT_SIZE)
             )
-            counts[i] = max(counts[i], received)
+            if received >= series[-1][1] and elapsed_ms / 1000 >= series[-1][0]:
+                series.append((elapsed_ms / 1000, received))
+                counts[i] = received
+                arrived.set()
+
+
+async def _reported_past(
+    reports: list[list[tuple[float, int]]],
+    offsets: list[float],
+    t: float,
+    arrived: asyncio.Event,
+) -> None:
+    """Wait (at most REPORT_GRACE_S) until every stream's reports reach past time t."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + REPORT_GRACE_S
+    while any(s[-1][0] + off < t for s, off in zip(reports, offsets, strict=True)):
+        arrived.clear()
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return  # a stream that stopped reporting counts what it reported
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(arrived.wait(), remaining)
+
+
+def on_timeline(reports: list[list[tuple[float, int]]], offsets: list[float], t: float) -> int:
+    """Bytes all streams had delivered at time t, interpolated between each stream's reports
+    (report time + the stream's offset puts them on the sampler's timeline)."""
+    total = 0
+    for series, offset in zip(reports, offsets, strict=True):
+        x = t - offset
+        k = bisect.bisect_right(series, (x, float("inf")))
+        if k == 0:
+            continue  # before the stream began
+        if k == len(series):
+            total += series[-1][1]  # after its last report
+            continue
+        (t0, b0), (t1, b1) = series[k - 1], series[k]
+        total += int(b0 + (b1 - b0) * (x - t0) / (t1 - t0)) if t1 > t0 else b1
+    return total

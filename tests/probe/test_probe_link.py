@@ -15,7 +15,7 @@ from hil.link.serve import QIYAS, ROOT, probe, readline
 
 pytestmark = pytest.mark.netns
 
-RATE = 20.0
+RATE = 20.0  # the link20 fixture's tbf rate, each way
 
 
 def test_probe_all_matches_the_shaper(link20: ShapedLink, server20: int) -> None:
@@ -35,6 +35,20 @@ def test_probe_all_matches_the_shaper(link20: ShapedLink, server20: int) -> None
         loaded = out["loaded_latency"][direction]["rtt_ms_median"]
         assert loaded > idle["rtt_ms"]["median"] + 10, (direction, loaded)
         assert loaded < 200
+
+
+def test_download_and_upload_are_not_swapped(link20: ShapedLink, server20: int) -> None:
+    link20.shape(20, 5, 50)  # an asymmetric line, as most are
+    try:
+        proc = probe(link20, server20, "capacity", "--duration", "2", "--streams", "2")
+    finally:
+        link20.shape(RATE, RATE, 50)
+    cap = json.loads(proc.stdout)["capacity"]
+    # Coarse on purpose: after a loss TCP hands data over in bursts (head-of-line blocking),
+    # which a 2 s test does not average out; what matters here is which way is which.
+    assert cap["up_mbps"] < cap["down_mbps"] / 2
+    assert cap["down_mbps"] == pytest.approx(20, rel=0.25)
+    assert cap["up_mbps"] == pytest.approx(5, rel=0.3)
 
 
 def test_tshark_decodes_our_stamp_as_twamp_test(
