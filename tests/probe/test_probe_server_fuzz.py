@@ -4,6 +4,7 @@ the reflector and random openings of capacity connections, against one live serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -69,10 +70,16 @@ def test_any_bytes_leave_the_server_serving(
     with socket.create_connection(("127.0.0.1", port), timeout=5) as tcp:
         tcp.sendall(opening)
         if half:
-            tcp.shutdown(socket.SHUT_WR)
+            # The server may have answered a whole request and closed already.
+            with contextlib.suppress(OSError):
+                tcp.shutdown(socket.SHUT_WR)
         tcp.settimeout(5)
-        # The server answers a whole bad request, or closes on a short one after 0.2 s.
-        answer = tcp.recv(64)
+        # The server answers a whole bad request, or closes on a short one after 0.2 s; closing
+        # with our bytes unread resets the connection, which is a close too.
+        try:
+            answer = tcp.recv(64)
+        except ConnectionResetError:
+            answer = b""
         if answer:
             assert control.decode_reply(answer[:12]).status != control.OK or len(opening) >= 32
     still_serves(port)
