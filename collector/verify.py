@@ -33,8 +33,8 @@ class Verified:
 
 @dataclass(frozen=True)
 class Rejected:
-    """reason: what was wrong. epoch/seq: read from the unverified payload when it could be, so the
-    probe named by the topic can be told to stop resending this record."""
+    """reason: what was wrong. epoch/seq: set only for a record its own probe signed, read from its
+    payload when it could be, so that probe can be told to stop resending it."""
 
     reason: str
     epoch: int | None = None
@@ -94,12 +94,14 @@ def open_envelope(raw: bytes, lookup: KeyLookup) -> tuple[cose.Sign1, KeyRow] | 
         msg = cose.parse_sign1(raw)
     except cose.COSEError as exc:
         return Rejected(f"not a valid COSE_Sign1: {exc}")
+    # Unauthenticated: never named for an acknowledgement, or anyone able to publish on a
+    # probe's topic could make it drop a genuine record it has not delivered yet. A probe whose
+    # key is not registered yet keeps resending, and is stored once the key is added.
     key = lookup(msg.kid)
     if key is None:
-        return Rejected(f"unknown kid {msg.kid.hex()}", *_peek_identity(msg.payload))
+        return Rejected(f"unknown kid {msg.kid.hex()}")
     if not _signature_ok(key.public_key, msg.signature, msg.to_be_signed()):
-        reason = f"bad signature for kid {msg.kid.hex()} (probe {key.probe})"
-        return Rejected(reason, *_peek_identity(msg.payload))
+        return Rejected(f"bad signature for kid {msg.kid.hex()} (probe {key.probe})")
     return msg, key
 
 
@@ -116,6 +118,9 @@ def check_message(
     msg, key = opened
 
     def reject(reason: str) -> Rejected:
+        # Acknowledged only to the probe that signed it, for the same reason as above.
+        if topic_probe is not None and key.probe != topic_probe:
+            return Rejected(reason)
         return Rejected(reason, *_peek_identity(msg.payload))
 
     try:
