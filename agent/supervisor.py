@@ -12,10 +12,9 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from agent import boards, clock, commands, keys
+from agent import __version__, boards, clock, commands, keys
 from agent.config import AgentConfig
 from agent.core import cose, record
 from agent.outbox import Outbox, OutboxFull
@@ -33,13 +32,6 @@ MEASURE_TIMEOUT_S = 300.0
 DRAIN_ON_STOP_S = 5.0
 
 
-def agent_version() -> str:
-    try:
-        return version("qiyas")
-    except PackageNotFoundError:
-        return "dev"
-
-
 class Agent:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
@@ -48,7 +40,7 @@ class Agent:
         self.outbox = Outbox(config.outbox_path, config.outbox_max_records)
         self.link = LinkState()
         self.versions = {
-            "agent": agent_version(),
+            "agent": __version__,
             "board": self.board.name,
             "firmware": config.firmware,
         }

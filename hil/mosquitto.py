@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -58,6 +59,9 @@ class Mosquitto:
             else f"listener {self.port} {self.host}\nallow_anonymous true\n"
         )
         lines = [
+            # Run as root, mosquitto drops to the `mosquitto` user, which cannot write its log
+            # and persistence file into our root-owned work dir: a restart would lose sessions.
+            "user root" if os.geteuid() == 0 else "",
             listener,
             f"persistence {'true' if persistence else 'false'}",
             f"persistence_location {self.workdir}/",
