@@ -44,8 +44,8 @@ class Modem:
     def _now(self):
         return self.platform.monotonic_ms() / 1000
 
-    async def _run(self, steps, snapshot):
-        poller = Poller(self.session, steps, snapshot)
+    async def _run(self, steps, snapshot, reboot_ends_poll=True):
+        poller = Poller(self.session, steps, snapshot, reboot_ends_poll=reboot_ends_poll)
         self.port.write(poller.start(self._now()))
         while not poller.done:
             deadline = self.session.deadline
@@ -60,7 +60,9 @@ class Modem:
     async def _resync(self, deadline_s):
         while True:
             self.session.reset()
-            poller = await self._run((("AT", _ignore, RESYNC_TIMEOUT_S),), {})
+            # An RDY left over from the modem's boot must not end the resync: its AT would be
+            # sent again and that OK would answer the next command.
+            poller = await self._run((("AT", _ignore, RESYNC_TIMEOUT_S),), {}, False)
             if not poller.failed:
                 return True
             if self._now() >= deadline_s:

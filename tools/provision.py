@@ -17,26 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from collector.regions import REGIONS
+from collector.regions import TECHNOLOGIES as TECHNOLOGY_NAMES
 from tools.cli import UsageError
 
-# ISO 3166-2:MA codes of the twelve regions (2015 division).
-REGIONS: dict[str, str] = {
-    "MA-01": "Tanger-Tétouan-Al Hoceïma",
-    "MA-02": "L'Oriental",
-    "MA-03": "Fès-Meknès",
-    "MA-04": "Rabat-Salé-Kénitra",
-    "MA-05": "Béni Mellal-Khénifra",
-    "MA-06": "Casablanca-Settat",
-    "MA-07": "Marrakech-Safi",
-    "MA-08": "Drâa-Tafilalet",
-    "MA-09": "Souss-Massa",
-    "MA-10": "Guelmim-Oued Noun",
-    "MA-11": "Laâyoune-Sakia El Hamra",
-    "MA-12": "Dakhla-Oued Ed-Dahab",
-}
 OPERATORS = ("maroc-telecom", "orange", "inwi")
-# The codes collector/regions.py aggregates by.
-TECHNOLOGIES = ("5G-FWA", "4G", "FTTH")
+TECHNOLOGIES = tuple(TECHNOLOGY_NAMES)
 
 # Default schedule (seconds). The access link is polled often and cheaply; the measurements that
 # load the household's line run rarely.
@@ -84,8 +70,8 @@ def region_code(text: str) -> str:
     digits = cleaned.upper().removeprefix("MA-")
     if digits.isdigit() and f"MA-{int(digits):02d}" in REGIONS:
         return f"MA-{int(digits):02d}"
-    for code, name in REGIONS.items():
-        if name.casefold() == cleaned.casefold():
+    for code, names in REGIONS.items():
+        if cleaned.casefold() in (name.casefold() for name in names):
             return code
     raise UsageError(f"unknown region {text!r}; one of {', '.join(REGIONS)}")
 
@@ -111,8 +97,8 @@ def _ask(args: argparse.Namespace) -> None:
             "Technology", choices=list(TECHNOLOGIES), console=console
         ).upper()
     if args.region is None:
-        for code, name in REGIONS.items():
-            console.print(f"  {code}  {name}")
+        for code, (french, arabic) in REGIONS.items():
+            console.print(f"  {code}  {french} — {arabic}")
         args.region = Prompt.ask("Region code", console=console)
     if args.broker is None:
         args.broker = Prompt.ask("Broker URL", default="mqtts://mqtt.qiyas.ma", console=console)
