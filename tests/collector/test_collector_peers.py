@@ -17,7 +17,9 @@ from agent.core import cbor, cose, record
 from collector.store import KeyRow
 from collector.verify import Rejected, Verified, check_message, open_envelope
 
-VECTOR = json.loads(Path("/work/shared/vectors/cose-eddsa-sig-01.json").read_text())
+VECTOR = json.loads(
+    Path(__file__).parents[1] / "core" / "vectors" / "cose-eddsa-sig-01.json".read_text()
+)
 VECTOR_KEY = KeyRow(probe="cose-wg", kid=b"11", public_key=bytes.fromhex(VECTOR["key"]["x_hex"]))
 CDDL = (Path(record.__file__).parent / "record.cddl").read_text()
 
