@@ -135,16 +135,7 @@ class CommandHandler:
         except ActionError as exc:
             detail, outcome = str(exc), "failed"
         log.info("command %d (%s): %s: %s", cmd.counter, cmd.action, outcome, detail)
-        self.agent.commit(
-            "status",
-            {
-                "event": "command",
-                "action": cmd.action,
-                "counter": cmd.counter,
-                "outcome": outcome,
-                "detail": detail[:200],
-            },
-        )
+        self.agent.commit("status", command.outcome_values(cmd, outcome, detail))
 
     def _refuse(self, reason: str) -> None:
         log.warning("refused a command: %s", reason)

@@ -66,16 +66,7 @@ class Commands:
             outcome = "done"
         except ActionError as exc:
             detail, outcome = str(exc), "failed"
-        app.emit(
-            "status",
-            {
-                "event": "command",
-                "action": cmd.action,
-                "counter": cmd.counter,
-                "outcome": outcome,
-                "detail": detail[:200],
-            },
-        )
+        app.emit("status", command.outcome_values(cmd, outcome, detail))
 
     def _refuse(self, reason):
         self._refused += 1

@@ -250,3 +250,15 @@ def accept(data, controller_kid, verify, probe, last_counter, now_ms, allowed_se
     return Command(
         fields[K_PROBE], fields[K_COUNTER], fields[K_EXPIRES], fields[K_ACTION], fields[K_ARGS]
     )
+
+
+def outcome_values(cmd, outcome, detail):
+    # type: (Command, str, str) -> dict
+    """The values of the `status` record (event `command`) that reports what a command did."""
+    return {
+        "event": "command",
+        "action": cmd.action,
+        "counter": cmd.counter,
+        "outcome": outcome,
+        "detail": detail[:200],
+    }
