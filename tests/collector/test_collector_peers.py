@@ -17,9 +17,8 @@ from agent.core import cbor, cose, record
 from collector.store import KeyRow
 from collector.verify import Rejected, Verified, check_message, open_envelope
 
-VECTOR = json.loads(
-    Path(__file__).parents[1] / "core" / "vectors" / "cose-eddsa-sig-01.json".read_text()
-)
+VECTOR_FILE = Path(__file__).parents[1] / "core" / "vectors" / "cose-eddsa-sig-01.json"
+VECTOR = json.loads(VECTOR_FILE.read_text())
 VECTOR_KEY = KeyRow(probe="cose-wg", kid=b"11", public_key=bytes.fromhex(VECTOR["key"]["x_hex"]))
 CDDL = (Path(record.__file__).parent / "record.cddl").read_text()
 
