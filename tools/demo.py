@@ -219,7 +219,11 @@ class FeedPrinter:
         values = rec.get("values", {})
         if kind == "radio":  # the radio snapshot nests its levels under the serving cell
             values = values.get("serving_cell") or {}
-        shown = [f"{k}={values[k]}" for k in HEADLINE.get(kind, ()) if values.get(k) is not None]
+        shown = [
+            f"{k}={values[k]:.3g}" if isinstance(values[k], float) else f"{k}={values[k]}"
+            for k in HEADLINE.get(kind, ())
+            if values.get(k) is not None
+        ]
         console.print(
             f"[cyan]✔ verified[/] {rec.get('probe')} #{rec.get('seq'):<4} "
             f"[bold]{kind:<8}[/] {'  '.join(shown)}",
