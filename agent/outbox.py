@@ -39,6 +39,22 @@ class Pending(NamedTuple):
     body: bytes
 
 
+class Peek(NamedTuple):
+    issued: int  # seqs ever issued on this probe (the last seq)
+    waiting: set[int]  # seqs committed and not yet acknowledged
+
+
+def peek(path: Path) -> Peek:
+    """The outbox at path seen from another process (tools, tests), read-only."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+        waiting = {seq for (seq,) in db.execute("SELECT seq FROM records")}
+    finally:
+        db.close()
+    return Peek(int(row[0]) if row else 0, waiting)
+
+
 class OutboxFull(OSError):
     """The disk refused the write: the record could not be kept."""
 

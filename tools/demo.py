@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -120,6 +119,7 @@ class Demo:
 
     def run(self, duration: float) -> dict[str, Any]:
         from agent.keys import load_or_create
+        from agent.outbox import peek
         from hil.fleet import AgentProcess, write_agent_config
         from hil.mosquitto import Mosquitto, free_port, wait_listening
 
@@ -166,7 +166,7 @@ class Demo:
         for a in agents:
             a.stop()
 
-        sent = sum(_issued(self.workdir / p / "state" / "outbox.db") for p in probes)
+        sent = sum(peek(self.workdir / p / "state" / "outbox.db").issued for p in probes)
         wait_for(lambda: sum(self._stored_by_kind().values()) >= sent, 30, "storing every record")
         stored = self._stored_by_kind()
         db = str(self.db)
@@ -184,15 +184,6 @@ class Demo:
         db = str(self.db)
         out = self._cli("collector", "export", "--db", db, "--format", "jsonl", "--out", "-")
         return Counter(json.loads(line)["kind"] for line in out.splitlines() if line.strip())
-
-
-def _issued(outbox: Path) -> int:
-    db = sqlite3.connect(f"file:{outbox}?mode=ro", uri=True)
-    try:
-        row = db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
-    finally:
-        db.close()
-    return int(row[0]) if row else 0
 
 
 class FeedPrinter:

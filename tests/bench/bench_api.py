@@ -16,20 +16,18 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "collector")]
 
+from collector_helpers import postgres_database  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from collector.api import create_app  # noqa: E402
 from collector.store import Store, open_store  # noqa: E402
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PROBES = 1000
 T0 = 1_790_000_000_000
 STEP_MS = 900_000 // PROBES  # one record per probe every 15 minutes, probes interleaved
@@ -135,19 +133,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
-    with ExitStack() as stack:
-        import psycopg
-
-        name = f"qiyas_bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-
-        def drop() -> None:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-        stack.callback(drop)
-        bench(f"postgresql://postgres@127.0.0.1:5432/{name}", args.records, args.runs, "postgres")
+    with postgres_database() as url:
+        bench(url, args.records, args.runs, "postgres")
     if not args.skip_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             bench(str(Path(tmp) / "c.db"), args.records, args.runs, "sqlite")

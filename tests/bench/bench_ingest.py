@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "collector")]
 
 import paho.mqtt.client as mqtt  # noqa: E402
+from collector_helpers import postgres_database  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: E402
 from probe_signing import SigningProbe  # noqa: E402
 
@@ -36,7 +36,6 @@ from collector import registry  # noqa: E402
 from collector.store import open_store  # noqa: E402
 from hil.mosquitto import Mosquitto  # noqa: E402
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PROBES = 50
 
 
@@ -136,21 +135,6 @@ def one_run(db: str, k: int, probes: list[SigningProbe], msgs: list[tuple[str, b
         return len(msgs) / elapsed
 
 
-def postgres_db(stack: ExitStack) -> str:
-    import psycopg
-
-    name = f"qiyas_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-
-    def drop() -> None:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-    stack.callback(drop)
-    return f"postgresql://postgres@127.0.0.1:5432/{name}"
-
-
 def sizes(probe: SigningProbe) -> None:
     signed = typical_record(probe, 123456)
     payload = cose.parse_sign1(signed).payload
@@ -183,7 +167,10 @@ def main() -> None:
         rates = []
         for _ in range(args.runs):
             with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-                db = str(Path(tmp) / "c.db") if engine == "sqlite" else postgres_db(stack)
+                if engine == "sqlite":
+                    db = str(Path(tmp) / "c.db")
+                else:
+                    db = stack.enter_context(postgres_database())
                 rates.append(one_run(db, k, probes, msgs))
         median = statistics.median(rates)
         print(

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import os
 import re
-import sqlite3
 import subprocess
 import threading
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.keys import load_or_create
+from agent.outbox import peek
 from collector import registry
 from collector.store import open_store
 from hil.fleet import AgentProcess, QiyasProcess, write_agent_config
@@ -125,13 +125,7 @@ class Probe:
 
     def outbox(self) -> tuple[int, set[int]]:
         """(seqs issued, seqs waiting to be acknowledged), read on a connection of our own."""
-        db = sqlite3.connect(f"file:{self.state / 'outbox.db'}?mode=ro", uri=True, timeout=10)
-        try:
-            row = db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
-            waiting = {seq for (seq,) in db.execute("SELECT seq FROM records")}
-        finally:
-            db.close()
-        return (int(row[0]) if row else 0), waiting
+        return peek(self.state / "outbox.db")
 
     def refusals(self) -> int:
         """Records the disk refused, as the agent's log tells."""

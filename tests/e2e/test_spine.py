@@ -7,7 +7,6 @@ through broker outages and agent restarts.
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from agent.keys import load_or_create
-from hil.fleet import AgentProcess, qiyas, write_agent_config
+from agent.outbox import peek
+from hil.fleet import AgentProcess, QiyasProcess, qiyas, write_agent_config
 from hil.mosquitto import Mosquitto
 
 
@@ -40,37 +40,19 @@ def stored(db: Path) -> list[dict[str, object]]:
 
 
 def issued(state: Path) -> int:
-    con = sqlite3.connect(f"file:{state / 'outbox.db'}?mode=ro", uri=True)
-    try:
-        return int(con.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0])
-    finally:
-        con.close()
+    return peek(state / "outbox.db").issued
 
 
-class Collector:
-    def __init__(self, broker: Mosquitto, db: Path, log: Path) -> None:
-        self.argv = qiyas("collector", "run", "--broker", broker.url, "--db", str(db))
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=out)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(20)
-            self.proc = None
+def start_collector(broker: Mosquitto, db: Path, log: Path) -> QiyasProcess:
+    return QiyasProcess(["collector", "run", "--broker", broker.url, "--db", str(db)], log).start()
 
 
 @pytest.fixture
-def collector(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[tuple[Collector, Path]]:
+def collector(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[tuple[QiyasProcess, Path]]:
     db = tmp_path / "collector.db"
-    c = Collector(mosquitto, db, tmp_path / "collector.log")
-    c.start()
-    yield c, db
-    c.stop()
+    process = start_collector(mosquitto, db, tmp_path / "collector.log")
+    yield process, db
+    process.stop()
 
 
 def enrol(home: Path, probe: str, db: Path) -> None:
@@ -80,7 +62,7 @@ def enrol(home: Path, probe: str, db: Path) -> None:
 
 
 def test_agent_once_is_stored_verified_and_acknowledged(
-    mosquitto: Mosquitto, collector: tuple[Collector, Path], tmp_path: Path
+    mosquitto: Mosquitto, collector: tuple[QiyasProcess, Path], tmp_path: Path
 ) -> None:
     _, db = collector
     home = tmp_path / "probe"
@@ -101,7 +83,7 @@ def test_agent_once_is_stored_verified_and_acknowledged(
 
 
 def test_outage_and_restarts_lose_nothing_and_store_nothing_twice(
-    mosquitto: Mosquitto, collector: tuple[Collector, Path], tmp_path: Path
+    mosquitto: Mosquitto, collector: tuple[QiyasProcess, Path], tmp_path: Path
 ) -> None:
     coll, db = collector
     probe = "ma-e2e-0002"

@@ -8,7 +8,6 @@ import http.client
 import json
 import re
 import socket
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from conftest import provision, run_qiyas, start_collector, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agent.outbox import peek
 from agent.statuspage import History
 from hil.fleet import AgentProcess
 from hil.mosquitto import Mosquitto, free_port, wait_listening
@@ -49,12 +49,7 @@ class Probe:
 
     def issued(self) -> int:
         """How many records the agent has committed (the outbox's sequence counter)."""
-        db = sqlite3.connect(f"file:{self.home / 'state' / 'outbox.db'}?mode=ro", uri=True)
-        try:
-            row = db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
-        finally:
-            db.close()
-        return int(row[0]) if row else 0
+        return peek(self.home / "state" / "outbox.db").issued
 
     def request(
         self, method: str, path: str, body: str = "", headers: dict[str, str] | None = None
