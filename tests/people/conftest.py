@@ -18,7 +18,7 @@ import pytest
 from collector import broker_config
 from hil.fleet import QiyasProcess, qiyas
 from hil.mosquitto import free_port, wait_listening
-from tools import certs
+from hil.pki import PKI, Identity
 
 START_TIMEOUT_S = 15.0
 PROBE = "ma-06-cas-0001"
@@ -70,34 +70,6 @@ def start(tmp_path: Path) -> Iterator[Callable[..., dict[str, Any]]]:
     yield _start
     for process in reversed(started):
         process.stop()
-
-
-@dataclass(frozen=True)
-class Identity:
-    ca: Path
-    cert: Path
-    key: Path
-
-
-class PKI:
-    """The national device CA (broker and probes), and a rogue CA the broker does not trust."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        issued = certs.init(root / "ca", ["localhost", "127.0.0.1"])
-        self.ca = issued["ca"].cert
-        self.broker = Identity(self.ca, issued["broker"].cert, issued["broker"].key)
-        self.collector = Identity(self.ca, issued["collector"].cert, issued["collector"].key)
-        certs.make_ca(root / "rogue", name="Not the regulator")
-
-    def device(self, probe: str, rogue: bool = False) -> Identity:
-        """A probe certificate; rogue: signed by a CA the broker does not know."""
-        issuer = "rogue" if rogue else "ca"
-        out = self.root / f"devices-{issuer}" / probe
-        if not (out / "device.pem").exists():
-            certs.issue_device(self.root / issuer, probe, out)
-        # The probe still trusts the national CA to authenticate the broker.
-        return Identity(self.ca, out / "device.pem", out / "device.key")
 
 
 @pytest.fixture(scope="session")

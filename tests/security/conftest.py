@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mtls import PKI, SecureBroker, tls_args
+from mtls import SecureBroker
 
 from hil.fleet import QiyasProcess
+from hil.pki import PKI, tls_args
 
 
 @pytest.fixture(scope="session")

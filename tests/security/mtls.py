@@ -7,7 +7,6 @@ import os
 import queue
 import subprocess
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -16,41 +15,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from collector import broker_config
 from hil.mosquitto import free_port, wait_listening
-from tools import certs
+from hil.pki import PKI, Identity
 
 WAIT_S = 10.0
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What a client needs for mutual TLS: the CA to trust and its own certificate and key."""
-
-    ca: Path
-    cert: Path
-    key: Path
-
-
-def tls_args(identity: Identity) -> list[str]:
-    """The --ca/--cert/--key options of `qiyas collector run` and `qiyas command send`."""
-    return ["--ca", str(identity.ca), "--cert", str(identity.cert), "--key", str(identity.key)]
-
-
-class PKI:
-    """A CA with the broker's and collector's certificates; device certificates on demand."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        issued = certs.init(root / "ca", ["localhost", "127.0.0.1"])
-        self.ca = issued["ca"].cert
-        self.broker = Identity(self.ca, issued["broker"].cert, issued["broker"].key)
-        self.collector = Identity(self.ca, issued["collector"].cert, issued["collector"].key)
-        self.controller = Identity(self.ca, issued["controller"].cert, issued["controller"].key)
-
-    def device(self, probe: str) -> Identity:
-        out = self.root / "devices" / probe
-        if not (out / "device.pem").exists():
-            certs.issue_device(self.root / "ca", probe, out)
-        return Identity(self.ca, out / "device.pem", out / "device.key")
 
 
 class SecureBroker:

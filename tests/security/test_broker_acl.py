@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mtls import PKI, WAIT_S, Client, SecureBroker
+from mtls import WAIT_S, Client, SecureBroker
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.core import topics
+from hil.pki import PKI
 
 NOT_AUTHORIZED = 0x87
 SHARED = topics.shared_records()

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mtls import PKI, Identity, SecureBroker, tls_args
+from mtls import SecureBroker
 
 from agent.keys import load_or_create
 from collector.store import open_store
 from hil.fleet import AgentProcess, QiyasProcess, qiyas
+from hil.pki import PKI, Identity, tls_args
 
 PROBE = "probe-tls"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from mtls import PKI
 
 from collector import broker_config
 from hil.fleet import qiyas
+from hil.pki import PKI
 from tools import certs
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from mtls import PKI, Client, SecureBroker
+from mtls import Client, SecureBroker
 
 from agent.core import cbor, cose, record, topics
 from agent.core.keyid import kid_for
@@ -25,6 +25,7 @@ from collector import registry
 from collector.registry import KeyCache
 from collector.store import open_store
 from hil.fleet import QiyasProcess
+from hil.pki import PKI
 
 VERSIONS = {"agent": "0.1.0", "board": "test", "firmware": "none"}
 
