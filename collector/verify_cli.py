@@ -1,4 +1,5 @@
 """`qiyas verify FILE... --db DB`: verify a CBOR sequence of signed records offline.
+`qiyas verify --archive DIR --keys REGISTRY`: verify a whole archive (collector.archive_verify).
 
 Anyone holding an export (`--format cose`) and the probe keys can check every record without
 trusting the collector: exit 0 when all are valid, 1 when any is not.
@@ -14,8 +15,13 @@ from tools.cli import UsageError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="CBOR sequence")
-    parser.add_argument("--db", required=True, help="store holding the probe key registry")
+    parser.add_argument("files", nargs="*", type=Path, metavar="FILE", help="CBOR sequence")
+    parser.add_argument("--db", help="store holding the probe key registry (with FILE…)")
+    parser.add_argument("--archive", help="an archive root (directory or URI) to verify whole")
+    parser.add_argument("--keys", type=Path, help="signed key registry (with --archive)")
+    parser.add_argument(
+        "--regulator-key", help="hex public key the registry and manifests must be signed by"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -45,6 +51,12 @@ def run(args: argparse.Namespace) -> int:
     from collector.cli import open_store_or_fail, print_json
     from collector.store import now_ms
 
+    if args.archive is not None:
+        from collector.archive_verify_cli import run_archive
+
+        return run_archive(args)
+    if not args.files or args.db is None:
+        raise UsageError("give FILE… with --db, or --archive DIR with --keys REGISTRY")
     documents: list[dict[str, Any]] = []
     with open_store_or_fail(args.db) as store:
         for path in args.files:

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("agent.probe.server_cli", "the measurement server (STAMP reflector, capacity)"),
     "collector": ("collector.cli", "ingest, API, export and key registry of the collector"),
     "verify": ("collector.verify_cli", "verify and decode signed records offline"),
+    "archive": ("collector.archive_cli", "signed Parquet archive of closed days, and its keys"),
     "provision": ("tools.provision", "create this probe's key and config; print its bundle"),
     "doctor": ("tools.doctor", "check an installation step by step"),
     "boards": ("tools.boards", "list and show board profiles"),
