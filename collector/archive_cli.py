@@ -1,4 +1,4 @@
-"""`qiyas archive keygen | keys | write`: the regulator's archive of closed days.
+"""`qiyas archive keygen | keys | write | query`: the regulator's archive of closed days.
 
     qiyas archive keygen --regulator-key regulator.key          # prints its public key
     qiyas archive keys   --db DB --regulator-key regulator.key --out keys.json   # + keys.json.sig
@@ -6,7 +6,10 @@
 
 `write` without `--day` archives every day that closed at least `--grace` hours ago and adds a
 correction revision to any archived day whose records grew since. Anyone then checks it with
-`qiyas verify --archive ARCHIVE --keys keys.json`.
+`qiyas verify --archive ARCHIVE --keys keys.json`, and queries it:
+
+    qiyas archive query --archive ARCHIVE "SELECT operator, median(down_mbps) FROM capacity
+        GROUP BY 1" [--json | --csv]
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     write.add_argument(
         "--grace", type=float, default=1.0, help="hours after midnight UTC before a day is closed"
     )
+    query = sub.add_parser("query", help="SQL over the archive (DuckDB; a view per kind)")
+    query.add_argument("sql", help="one SQL statement; views: records and one per kind")
+    query.add_argument("--archive", required=True, help="archive root: a directory or URI")
+    form = query.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print JSON (a list of objects)")
+    form.add_argument("--csv", action="store_true", help="print CSV with a header line")
 
 
 def _key_arg(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from collector.cli import open_store_or_fail, print_json
     from collector.store import now_ms
 
+    if args.action == "query":
+        return _query(args)
     key = _regulator_key(args, create=args.action == "keygen")
     if args.action == "keygen":
         print_json({"regulator_key": key.public_key.hex()})
@@ -111,3 +122,34 @@ def _root(location: str) -> Any:
         return archive.Root(location)
     except archive.ArchiveError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _query(args: argparse.Namespace) -> int:
+    import csv
+    import json
+    import sys
+
+    from collector import archive_query
+
+    try:
+        columns, rows = archive_query.run(_root(args.archive), args.sql)
+    except archive_query.QueryError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        json.dump([dict(zip(columns, r, strict=True)) for r in rows], sys.stdout, default=str)
+        sys.stdout.write("\n")
+    elif args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{len(rows)} rows")
+        for column in columns:
+            table.add_column(column)
+        for r in rows:
+            table.add_row(*("" if v is None else str(v) for v in r))
+        Console().print(table)
+    return 0
