@@ -39,7 +39,15 @@ _BASE_COLUMNS: list[tuple[str, str, str]] = [
     ("flag", "text", "why a verified record looks wrong (e.g. far outside the replay window)"),
 ]
 _JSON_COLUMNS: list[tuple[str, str, str]] = [
-    ("values", "json", "all measured values; each key carries its unit as a suffix (_ms, _mbps…)"),
+    (
+        "values",
+        "json",
+        "all measured values; each key carries its unit as a suffix (_ms, _mbps…). Latency: "
+        "rtt_ms_median/p95 rank a lost packet above every one that came back, null (named in "
+        "invalid_by_loss) when a loss decides them; rtt_ipdv_ms = mean |RTT(i) − RTT(i−1)| of "
+        "consecutive round trips (RFC 5481 IPDV form, round-trip, not one-way; called jitter_ms "
+        "in older records); rtt_pdv_ms = RTT p95 − RTT minimum (RFC 5481 PDV form)",
+    ),
     ("context", "json", "access-link state when measured: radio cell and levels, or ONT optics"),
     ("versions", "json", "agent, board and firmware versions"),
 ]

@@ -33,7 +33,7 @@ PROBE_SETTINGS = '[probe]\nservers = ["{server}"]\nduration_s = 2\nstreams = 2\n
 HEADLINE = {
     "radio": ("tech", "rsrp_dbm", "sinr_db", "band"),
     "optical": ("rx_dbm", "tx_dbm", "temperature_c"),
-    "latency": ("rtt_ms_median", "jitter_ms", "loss"),
+    "latency": ("rtt_ms_median", "rtt_pdv_ms", "loss"),
     "capacity": ("down_mbps", "up_mbps", "loaded_rtt_ms_median_down"),
     "health": ("uptime_s", "outbox_depth", "rss_kb"),
     "status": ("event", "detail"),

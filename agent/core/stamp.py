@@ -16,9 +16,12 @@ Clocks: the caller passes readings in. Round-trip time is measured on the sender
 clock, minus the reflector's residence time (its transmit minus receive timestamp, both on the
 reflector's clock), so neither clock needs to be synchronised with the other.
 
-Jitter: the mean absolute IPDV (RFC 5481 §1.2, RFC 3393) between round-trip times of consecutive
-sequence numbers that both came back. Unlike the RFC 3550 smoothed estimator it has no start-up
-bias, so a short session of a few dozen packets gives a faithful figure.
+Statistics (docs/qoe.md §1): percentiles rank a packet that never came back as worse than every
+one that did, and are None (named in `invalid_by_loss`) when that rank decides them. Delay
+variation is of round trips, not one-way (no synchronised clocks): `rtt_ipdv_ms`, the mean
+|RTT(i) - RTT(i-1)| of consecutive packets that both came back (RFC 5481 §4.1 IPDV form; unlike
+the RFC 3550 smoothed estimator it has no start-up bias), and `rtt_pdv_ms`, p95 minus minimum
+(RFC 5481 §4.2 PDV form).
 """
 
 BASE_SIZE = 44
@@ -180,15 +183,22 @@ def reflect(data, rx_timestamp, tx_timestamp, estimate, ttl):
     )
 
 
-def percentile(ordered, p):
-    # type: (list[int], float) -> float
-    """Linear interpolation between closest ranks of an ascending list (numpy's default)."""
-    if not ordered:
-        raise StampError("no samples")
-    pos = (len(ordered) - 1) * p / 100.0
+def ranked_percentile(ordered, total, p):
+    # type: (list[int], int, float) -> float | None
+    """Percentile p of `total` samples of which `ordered` (ascending) came back and the rest were
+    lost, a loss ranking above every sample; None when a lost one enters the interpolation.
+    Linear interpolation between closest ranks (numpy's default)."""
+    if total <= 0:
+        return None
+    pos = (total - 1) * p / 100.0
     lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
+    hi = lo + 1 if pos > lo else lo
+    if hi >= len(ordered):
+        return None
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+PERCENTILES = (("rtt_ms_median", 50), ("rtt_ms_p95", 95))
 
 
 def summarize(rtts_ns, sent):
@@ -196,10 +206,12 @@ def summarize(rtts_ns, sent):
     """Round-trip statistics of one session.
 
     rtts_ns[i]: the round-trip time of sequence number i in nanoseconds, None when it never came
-    back (in time). Returns rtt_ms_min/median/p95, jitter_ms (mean |IPDV|), loss (a fraction),
-    sent and received; the RTT figures are None when nothing came back.
+    back (in time). Returns rtt_ms_min/median/p95, rtt_ipdv_ms, rtt_pdv_ms, loss (a fraction),
+    sent, received and invalid_by_loss (the percentiles that loss made meaningless, None); the
+    RTT figures are None when nothing came back.
     """
     got = [r for r in rtts_ns[:sent] if r is not None]
+    invalid = []  # type: list[str]
     out = {
         "sent": sent,
         "received": len(got),
@@ -207,14 +219,24 @@ def summarize(rtts_ns, sent):
         "rtt_ms_min": None,
         "rtt_ms_median": None,
         "rtt_ms_p95": None,
-        "jitter_ms": None,
-    }
+        "rtt_ipdv_ms": None,
+        "rtt_pdv_ms": None,
+        "invalid_by_loss": invalid,
+    }  # type: dict
     if not got:
         return out
     ordered = sorted(got)
-    out["rtt_ms_min"] = ordered[0] / 1e6
-    out["rtt_ms_median"] = percentile(ordered, 50) / 1e6
-    out["rtt_ms_p95"] = percentile(ordered, 95) / 1e6
+    low = ordered[0] / 1e6
+    out["rtt_ms_min"] = low
+    for name, p in PERCENTILES:
+        value = ranked_percentile(ordered, sent, p)
+        if value is None:
+            invalid.append(name)
+        else:
+            out[name] = value / 1e6
+    high = out["rtt_ms_p95"]
+    if high is not None:
+        out["rtt_pdv_ms"] = high - low
     diffs = 0
     total = 0
     prev = None
@@ -224,7 +246,7 @@ def summarize(rtts_ns, sent):
             diffs += 1
         prev = r
     if diffs:
-        out["jitter_ms"] = total / diffs / 1e6
+        out["rtt_ipdv_ms"] = total / diffs / 1e6
     return out
 
 

@@ -1,6 +1,7 @@
 """`qiyas probe latency|capacity|all --server HOST[:PORT]`: one-off measurements.
 
---json prints one object: `latency` {rtt_ms {min, median, p95}, jitter_ms, loss},
+--json prints one object: `latency` {rtt_ms {min, median, p95}, rtt_ipdv_ms, rtt_pdv_ms,
+invalid_by_loss, loss},
 `capacity` {down_mbps, up_mbps, streams, duration_s, down {…}, up {…}} and `loaded_latency`
 {down {rtt_ms_median}, up {rtt_ms_median}}, those that were measured, plus `errors` if any.
 Exit 1 when a measurement failed.
@@ -130,7 +131,8 @@ def _print_table(result: dict[str, Any]) -> None:
     if lat:
         for key in ("min", "median", "p95"):
             table.add_row(f"idle RTT {key}", _fmt(lat["rtt_ms"][key], " ms"))
-        table.add_row("jitter (mean |IPDV|)", _fmt(lat["jitter_ms"], " ms"))
+        table.add_row("round-trip IPDV (mean)", _fmt(lat["rtt_ipdv_ms"], " ms"))
+        table.add_row("round-trip PDV (p95 − min)", _fmt(lat["rtt_pdv_ms"], " ms"))
         table.add_row("loss", _fmt(None if lat["loss"] is None else lat["loss"] * 100, " %"))
     cap = result.get("capacity", {})
     loaded = result.get("loaded_latency", {})

@@ -111,8 +111,11 @@ class ProbeSettings:
 
 
 def _rtt_values(raw: dict[str, Any]) -> dict[str, Any]:
-    keys = ("rtt_ms_min", "rtt_ms_median", "rtt_ms_p95", "jitter_ms", "loss", "sent", "received")
-    return {k: raw[k] for k in keys}
+    keys = ("rtt_ms_min", "rtt_ms_median", "rtt_ms_p95", "rtt_ipdv_ms", "rtt_pdv_ms", "loss")
+    out = {k: raw[k] for k in (*keys, "sent", "received")}
+    if raw["invalid_by_loss"]:
+        out["invalid_by_loss"] = raw["invalid_by_loss"]
+    return out
 
 
 class LatencySource:
@@ -186,6 +189,9 @@ class CapacitySource:
             values[f"loaded_rtt_ms_median_{name}"] = loaded["rtt_ms_median"]
             values[f"loaded_rtt_ms_p95_{name}"] = loaded["rtt_ms_p95"]
             values[f"loaded_loss_{name}"] = loaded["loss"]
+            invalid = [f"loaded_{key}_{name}" for key in loaded["invalid_by_loss"]]
+            if invalid:
+                values.setdefault("invalid_by_loss", []).extend(invalid)
         return values
 
     async def aclose(self) -> None:

@@ -27,7 +27,9 @@ def latency_summary(raw: dict[str, Any]) -> dict[str, Any]:
             "median": raw["rtt_ms_median"],
             "p95": raw["rtt_ms_p95"],
         },
-        "jitter_ms": raw["jitter_ms"],
+        "rtt_ipdv_ms": raw["rtt_ipdv_ms"],
+        "rtt_pdv_ms": raw["rtt_pdv_ms"],
+        "invalid_by_loss": raw["invalid_by_loss"],
         "loss": raw["loss"],
         "sent": raw["sent"],
         "received": raw["received"],
@@ -106,6 +108,7 @@ async def run_suite(
             loaded[name] = {
                 "rtt_ms_median": under_load["rtt_ms_median"],
                 "rtt_ms_p95": under_load["rtt_ms_p95"],
+                "invalid_by_loss": under_load["invalid_by_loss"],
                 "loss": under_load["loss"],
             }
         if loaded:

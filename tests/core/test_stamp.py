@@ -123,22 +123,43 @@ def test_session_finishes_early_when_everything_came_back():
     assert s.finished(3 * MS) and s.deadline() is None
 
 
-def test_summary_statistics():
+def test_summary_statistics_rank_a_lost_packet_last():
     rtts = [10 * MS, 12 * MS, None, 11 * MS, 30 * MS]
     out = stamp.summarize(rtts, 5)
     assert out["rtt_ms_min"] == 10.0
-    assert out["rtt_ms_median"] == 11.5
-    # p95 of [10, 11, 12, 30]: position 2.85, between 12 and 30.
-    assert abs(out["rtt_ms_p95"] - (12 + 0.85 * 18)) < 1e-9
+    # Ranked over all 5 sent, the lost one last: [10, 11, 12, 30, lost]; the median is rank 2.
+    assert out["rtt_ms_median"] == 12.0
+    # p95 sits at position 3.8, between 30 and the lost packet: a loss decides it.
+    assert out["rtt_ms_p95"] is None and out["invalid_by_loss"] == ["rtt_ms_p95"]
+    assert out["rtt_pdv_ms"] is None
     # |IPDV| of the consecutive pairs that both came back: (0,1) = 2 ms and (3,4) = 19 ms.
-    assert abs(out["jitter_ms"] - 10.5) < 1e-9
+    assert abs(out["rtt_ipdv_ms"] - 10.5) < 1e-9
     assert out["loss"] == 0.2
+
+
+def test_summary_without_loss_matches_numpy_linear_percentiles():
+    # numpy.percentile([10, 11, 12, 30], [50, 95]) == [11.5, 27.3] (linear, numpy's default).
+    out = stamp.summarize([10 * MS, 12 * MS, 11 * MS, 30 * MS], 4)
+    assert out["rtt_ms_median"] == 11.5
+    assert abs(out["rtt_ms_p95"] - 27.3) < 1e-9
+    assert abs(out["rtt_pdv_ms"] - 17.3) < 1e-9
+    assert out["invalid_by_loss"] == []
+
+
+def test_p95_survives_a_loss_the_rank_does_not_reach():
+    # 50 sent, 2 lost: p95 sits at position 46.55, below the first lost rank (48).
+    rtts = [(i + 1) * MS for i in range(48)] + [None, None]
+    out = stamp.summarize(rtts, 50)
+    assert abs(out["rtt_ms_p95"] - 47.55) < 1e-9
+    # A third loss reaches it: the worst packets are the ones missing, so no p95 is honest.
+    out = stamp.summarize([*rtts[:47], None, None, None], 50)
+    assert out["rtt_ms_p95"] is None and out["rtt_ms_median"] == 25.5
 
 
 def test_summary_when_nothing_came_back_is_unknown_not_zero():
     out = stamp.summarize([None, None], 2)
     assert out["loss"] == 1.0
-    assert out["rtt_ms_median"] is None and out["jitter_ms"] is None
+    assert out["rtt_ms_median"] is None and out["rtt_ipdv_ms"] is None
 
 
 def test_sender_bounds():
