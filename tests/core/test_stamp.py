@@ -152,7 +152,8 @@ def test_p95_survives_a_loss_the_rank_does_not_reach():
     out = stamp.summarize(rtts, 50)
     assert abs(out["rtt_ms_p95"] - 47.55) < 1e-9
     # A third loss reaches it: the worst packets are the ones missing, so no p95 is honest.
-    out = stamp.summarize([*rtts[:47], None, None, None], 50)
+    three_lost = [None] * 3
+    out = stamp.summarize(rtts[:47] + three_lost, 50)
     assert out["rtt_ms_p95"] is None and out["rtt_ms_median"] == 25.5
 
 
