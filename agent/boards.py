@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.core.dialects import NAMES as DIALECT_NAMES
+from agent.core.errors import InvalidInput
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 MAX_PROFILE_BYTES = 16 * 1024
@@ -24,7 +25,7 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _ONT_TRANSPORT = re.compile(r"(udp://[A-Za-z0-9.:\[\]-]+:[0-9]{1,5}|eth:[A-Za-z0-9._-]{1,15})")
 
 
-class BoardError(ValueError):
+class BoardError(InvalidInput):
     """A profile that is missing or wrong; the message names the board and the key."""
 
 

@@ -11,7 +11,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from tools.cli import UsageError
+from agent.cli_contract import UsageError
 
 if TYPE_CHECKING:
     from agent.supervisor import Agent
@@ -42,14 +42,14 @@ def setup_logging(level: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from agent import config as config_mod
     from agent.boards import BoardError
-    from agent.keys import KeyError_
+    from agent.keys import KeyFileError
     from agent.supervisor import Agent
 
     setup_logging(args.log_level)
     try:
         cfg = config_mod.load(args.config)
         agent = Agent(cfg)
-    except (config_mod.ConfigError, BoardError, KeyError_) as exc:
+    except (config_mod.ConfigError, BoardError, KeyFileError) as exc:
         raise UsageError(str(exc)) from None
     if args.mode == "run":
         asyncio.run(_run_until_signal(agent))

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.config import AgentConfig, ConfigError
 from agent.core import command
+from agent.core.errors import QiyasError
 from agent.core.keyid import kid_for
 from agent.sources import load_factory
 
@@ -77,7 +78,7 @@ def handler(agent: Agent) -> CommandHandler | None:
     return None if settings is None else CommandHandler(agent, settings)
 
 
-class ActionError(Exception):
+class ActionError(QiyasError):
     """A verified command that this probe cannot carry out (e.g. names a source it lacks)."""
 
 

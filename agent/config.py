@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.core.errors import InvalidInput
 from agent.core.record import valid_probe_id
 
 MAX_CONFIG_BYTES = 64 * 1024
@@ -16,7 +17,7 @@ MAX_INTERVAL_S = 7 * 24 * 3600.0
 DEFAULT_SCHEDULE = {"health": 300.0}
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidInput):
     """The config file is wrong; the message names the file and the key."""
 
 

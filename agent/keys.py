@@ -8,10 +8,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.core.errors import QiyasError
 from agent.core.keyid import kid_for
 
 
-class KeyError_(OSError):
+class KeyFileError(QiyasError, OSError):
     """The key file exists but cannot be used (wrong permissions or not a key)."""
 
 
@@ -53,8 +54,8 @@ def load_or_create(path: Path) -> ProbeKey:
 def _load(path: Path) -> ProbeKey:
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
-        raise KeyError_(f"{path}: key file is readable by others (mode {mode:o}); chmod 600 it")
+        raise KeyFileError(f"{path}: key file is readable by others (mode {mode:o}); chmod 600 it")
     raw = path.read_bytes()
     if len(raw) != 32:
-        raise KeyError_(f"{path}: not a 32-byte Ed25519 private key ({len(raw)} bytes)")
+        raise KeyFileError(f"{path}: not a 32-byte Ed25519 private key ({len(raw)} bytes)")
     return ProbeKey(Ed25519PrivateKey.from_private_bytes(raw))

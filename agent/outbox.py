@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from agent.core.errors import QiyasError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
@@ -55,7 +57,7 @@ def peek(path: Path) -> Peek:
     return Peek(int(row[0]) if row else 0, waiting)
 
 
-class OutboxFull(OSError):
+class OutboxFull(QiyasError, OSError):
     """The disk refused the write: the record could not be kept."""
 
 

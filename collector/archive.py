@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from agent.core.errors import QiyasError
 from collector import metrics
 from collector.key_registry import Sign
 from collector.merkle import TreeHasher
@@ -48,7 +49,7 @@ LABELS_SOURCE = "probe registry when the day was archived (no metadata history y
 _MANIFEST = re.compile(r"manifest-r(\d{4})\.json$")
 
 
-class ArchiveError(Exception):
+class ArchiveError(QiyasError):
     """The archive cannot be read or written; the text says which file and why."""
 
 

@@ -19,11 +19,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tools.cli import UsageError
+from agent.cli_contract import UsageError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from collector.cli import db_arg
+    from collector.cli_common import db_arg
 
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     keygen = sub.add_parser("keygen", help="make the regulator's signing key (or show it)")
@@ -55,18 +55,19 @@ def _key_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _regulator_key(args: argparse.Namespace, create: bool = False) -> Any:
-    from agent.keys import KeyError_, load_or_create
+    from agent.keys import KeyFileError, load_or_create
 
     if not create and not args.regulator_key.is_file():
         raise UsageError(f"{args.regulator_key}: no such key; make one with `qiyas archive keygen`")
     try:
         return load_or_create(args.regulator_key)
-    except KeyError_ as exc:
+    except KeyFileError as exc:
         raise UsageError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
-    from collector.cli import open_store_or_fail, print_json
+    from agent.cli_contract import print_json
+    from collector.cli_common import open_store_or_fail
     from collector.store import now_ms
 
     if args.action == "query":

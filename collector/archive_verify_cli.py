@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from tools.cli import UsageError
+from agent.cli_contract import UsageError
 
 
 def run_archive(args: argparse.Namespace) -> int:
+    from agent.cli_contract import print_json
     from collector import archive, archive_verify, key_registry
-    from collector.cli import print_json
 
     if args.keys is None:
         raise UsageError("--archive needs --keys REGISTRY (`qiyas archive keys` writes one)")

@@ -11,11 +11,13 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from agent.core.errors import InvalidInput
+
 # How long the broker keeps our session (subscription and queued records) while we are away.
 SESSION_EXPIRY_S = 24 * 3600
 
 
-class BrokerURLError(ValueError):
+class BrokerURLError(InvalidInput):
     pass
 
 

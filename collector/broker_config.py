@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.core import cose, topics
+from agent.core.errors import InvalidInput
 from agent.core.record import valid_probe_id
 
 FEED = "qiyas/v1/feed/#"
@@ -25,7 +26,7 @@ ANY_PROBE = topics.PREFIX + "+"
 OWN = topics.PREFIX + "%u"
 
 
-class BrokerConfigError(ValueError):
+class BrokerConfigError(InvalidInput):
     """Settings that cannot make a safe broker configuration; the text says why."""
 
 
@@ -177,7 +178,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from tools.cli import UsageError
+    from agent.cli_contract import UsageError
 
     settings = BrokerSettings(
         ca=args.ca.resolve(),

@@ -8,9 +8,9 @@ import json
 import socket
 import sys
 from pathlib import Path
-from typing import Any
 
-from tools.cli import UsageError
+from agent.cli_contract import UsageError, print_json
+from collector.cli_common import db_arg, open_store_or_fail, parse_time_ms, table
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -57,12 +57,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     broker_config.add_parser(sub)
 
 
-def db_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", required=True, help="SQLite file path or postgresql://… URL of the store"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     if args.action == "run":
         from collector.run_cli import run_collector
@@ -83,33 +77,6 @@ def run(args: argparse.Namespace) -> int:
     return _export(args)
 
 
-def open_store_or_fail(url: str) -> Any:
-    """The store for --db, or a UsageError naming why it cannot be opened."""
-    from collector.store import StoreError, open_store
-
-    try:
-        return open_store(url)
-    except StoreError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def print_json(doc: object) -> None:
-    json.dump(doc, sys.stdout, ensure_ascii=False)
-    sys.stdout.write("\n")
-
-
-def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    Console(stderr=True).print(table)
-
-
 def _quarantine(args: argparse.Namespace) -> int:
     from collector.times import iso_ms
 
@@ -128,21 +95,9 @@ def _quarantine(args: argparse.Namespace) -> int:
     if args.json:
         print_json(docs)
     else:
-        table_rows = [[d["received_at"], d["topic"], d["reason"]] for d in docs]
+        table_rows = [[iso_ms(q.received_at_ms), q.topic, q.reason] for q in rows]
         table(f"{len(docs)} quarantined", ["received", "topic", "reason"], table_rows)
     return 0
-
-
-def parse_time_ms(text: str | None, option: str) -> int | None:
-    """--since/--until/--at: integer milliseconds since 1970, or ISO 8601 (UTC unless it says)."""
-    from collector import times
-
-    if text is None:
-        return None
-    try:
-        return times.parse_time_ms(text)
-    except ValueError as exc:
-        raise UsageError(f"{option} {exc}") from None
 
 
 def _serve(args: argparse.Namespace) -> int:

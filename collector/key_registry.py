@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from agent.core.errors import InvalidInput
 from collector.store import KeyRow, Store
 from collector.times import iso_ms
 
@@ -25,7 +26,7 @@ VERSION = 1
 Sign = Callable[[bytes], bytes]
 
 
-class RegistryFileError(ValueError):
+class RegistryFileError(InvalidInput):
     """A registry file that is unreadable, malformed or not signed by the key it names."""
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from agent.core.errors import InvalidInput
+
 MAX_STATUS = 2048
 STATES = ("online", "offline")
 
 
-class StatusError(ValueError):
+class StatusError(InvalidInput):
     """A status message we do not accept; the text says why."""
 
 

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from agent.core import keyid, record
+from agent.core.errors import InvalidInput
 from collector.regions import REGIONS, TECHNOLOGIES
 from collector.store import KeyRow, ProbeRow, Store, now_ms
 from collector.times import iso_ms
 
 
-class RegistryError(ValueError):
+class RegistryError(InvalidInput):
     """A key or bundle that cannot be registered; the text says what was wrong."""
 
 

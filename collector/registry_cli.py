@@ -6,12 +6,12 @@ import argparse
 import dataclasses
 from typing import Any
 
+from agent.cli_contract import UsageError, print_json
 from collector import apikeys, registry
-from collector.cli import db_arg, open_store_or_fail, parse_time_ms, print_json, table
+from collector.cli_common import db_arg, open_store_or_fail, parse_time_ms, table
 from collector.regions import REGIONS, TECHNOLOGIES
 from collector.store import ProbeRow
 from collector.times import iso_ms
-from tools.cli import UsageError
 
 
 def configure(sub: Any) -> None:

@@ -8,10 +8,10 @@ import contextlib
 import logging
 import signal
 
+from agent.cli_contract import UsageError
 from collector.broker import BrokerURLError, parse_broker
-from collector.cli import open_store_or_fail
+from collector.cli_common import open_store_or_fail
 from collector.ingest import Collector
-from tools.cli import UsageError
 
 
 def run_collector(args: argparse.Namespace) -> int:

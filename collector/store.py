@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.core.errors import QiyasError
 from collector import metrics, schema
 from collector.presence import Presence
 
@@ -26,7 +27,7 @@ from collector.presence import Presence
 _INSERT_CHUNK = 500
 
 
-class StoreError(Exception):
+class StoreError(QiyasError):
     """The database cannot be opened or used; the text says which and why."""
 
 

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tools.cli import UsageError
+from agent.cli_contract import UsageError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +48,8 @@ def verify_file(data: bytes, lookup: Any, now_ms: int) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from collector.cli import open_store_or_fail, print_json
+    from agent.cli_contract import print_json
+    from collector.cli_common import open_store_or_fail
     from collector.store import now_ms
 
     if args.archive is not None:

@@ -12,6 +12,7 @@ measures towards servers.
 import json
 
 from agent.core import command, ed25519
+from agent.core.errors import QiyasError
 from agent.core.keyid import kid_for
 from firmware.outbox import write_atomic
 
@@ -20,7 +21,7 @@ REFUSAL_REPORT_MS = 60000
 SOURCES = ("radio", "health")
 
 
-class ActionError(Exception):
+class ActionError(QiyasError):
     """A verified command this board cannot carry out."""
 
 

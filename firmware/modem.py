@@ -7,6 +7,7 @@ returning b"" when nothing came; `monotonic_ms()` is the clock the session's tim
 
 from agent.core import dialects
 from agent.core.at import ATSession
+from agent.core.errors import QiyasError
 from agent.core.radio import Poller, new_snapshot
 
 RESYNC_TIMEOUT_S = 0.5
@@ -14,7 +15,7 @@ RESYNC_TRIES = 3
 CCLK_TIMEOUT_S = 2.0
 
 
-class ModemDown(Exception):
+class ModemDown(QiyasError):
     """Neither resync nor the power key brought the modem back; the text says what happened."""
 
 

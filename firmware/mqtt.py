@@ -13,6 +13,8 @@ Input from the broker is bounded: a packet longer than MAX_PACKET ends the conne
 
 import asyncio
 
+from agent.core.errors import QiyasError
+
 MAX_PACKET = 32768  # the largest ack message (1000 triples) is ~12 KiB
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
 PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
@@ -25,7 +27,7 @@ _CONNACK_TEXT = {
 }
 
 
-class MQTTError(Exception):
+class MQTTError(QiyasError):
     """The broker refused us, broke the protocol, or did not answer in time."""
 
 

@@ -16,12 +16,14 @@ them; no os.path on MicroPython, hence string paths.
 import json
 import os
 
+from agent.core.errors import QiyasError
+
 STATE = "state.json"
 RECORDS = "records"
 MAX_STATE_BYTES = 256
 
 
-class OutboxError(Exception):
+class OutboxError(QiyasError):
     """The outbox cannot be used; the text says what is wrong with which file."""
 
 

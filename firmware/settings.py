@@ -8,6 +8,7 @@ but the device checks it again: a file on flash is input like any other.
 import json
 
 from agent.core.dialects import NAMES
+from agent.core.errors import InvalidInput
 from agent.core.record import valid_probe_id
 
 MAX_BYTES = 8192
@@ -16,7 +17,7 @@ MAX_OUTBOX = 400
 SCHEDULE = {"radio": (300, 1), "health": (3600, 1)}
 
 
-class SettingsError(ValueError):
+class SettingsError(InvalidInput):
     """The settings file is wrong; the text names the key."""
 
 

@@ -4,6 +4,7 @@ import asyncio
 import os
 
 from agent.core.ed25519 import SEED_LEN, SigningKey
+from agent.core.errors import QiyasError
 from firmware import platform as platforms
 from firmware import settings as settings_file
 from firmware.app import App
@@ -11,7 +12,7 @@ from firmware.app import App
 FIRMWARE_VERSION_FILE = "firmware.version"  # written by `qiyas firmware build`, next to the app
 
 
-class StartError(Exception):
+class StartError(QiyasError):
     """The firmware cannot start; the text says which file is wrong."""
 
 

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from agent import boards
-    from tools.cli import UsageError
+    from agent.cli_contract import UsageError
 
     console = Console(stderr=True)
     if args.action == "show":

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tools.cli import UsageError
+from agent.cli_contract import UsageError
+from agent.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -36,7 +37,7 @@ CA_DAYS = 20 * 365
 LEAF_DAYS = 5 * 365
 
 
-class CertError(ValueError):
+class CertError(InvalidInput):
     """A certificate that cannot be issued or read; the text says why."""
 
 

@@ -2,7 +2,7 @@
 
 Each command module exposes `configure(parser)` and `run(args) -> int`. Modules are imported only
 when their command runs, so `qiyas agent run` never loads the collector's web stack.
-Exit status: 0 success, 1 the check or measurement failed, 2 bad usage or bad input.
+Exit status and `--json` output: agent/cli_contract.py, the leaf every command module shares.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ import argparse
 import importlib
 import os
 import sys
+
+from agent.cli_contract import EXIT_FAILED, EXIT_USAGE, UsageError
+from agent.core.errors import QiyasError
 
 # name → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -32,10 +35,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "certs": ("tools.certs", "device CA: broker, collector and probe certificates for mutual TLS"),
     "command": ("tools.command", "sign and publish a command to a probe, as the controller"),
 }
-
-
-class UsageError(Exception):
-    """Bad usage or bad input: reported in one line, exit status 2."""
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith(COMMANDS[name][0].split(".")[0]):
             print(f"qiyas: the {name} command is not available in this build", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         raise
     parser = argparse.ArgumentParser(prog=f"qiyas {name}", description=COMMANDS[name][1])
     module.configure(parser)
@@ -72,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         code: int = module.run(ns)
     except UsageError as exc:
         print(f"qiyas {name}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except QiyasError as exc:
+        # Ours, and the text says what went wrong: one line for the technician, not a traceback.
+        print(f"qiyas {name}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -84,7 +87,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m tools.cli`: run the module as imported, whose UsageError the commands raise.
-    from tools.cli import main as imported_main
-
-    sys.exit(imported_main())
+    sys.exit(main())

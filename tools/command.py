@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tools.cli import UsageError
+from agent.cli_contract import UsageError
 
 WAIT_S = 10.0
 
@@ -53,13 +53,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent.keys import KeyError_, load_or_create
+    from agent.keys import KeyFileError, load_or_create
 
     if args.action_ == "send" and not args.signing_key.is_file():
         raise UsageError(f"{args.signing_key}: no such key; make one with `qiyas command keygen`")
     try:
         key = load_or_create(args.signing_key)
-    except (KeyError_, OSError) as exc:
+    except (KeyFileError, OSError) as exc:
         raise UsageError(str(exc)) from None
     if args.action_ == "keygen":
         doc: dict[str, Any] = {"public_key": key.public_key.hex(), "kid": key.kid.hex()}

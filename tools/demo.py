@@ -22,7 +22,7 @@ from typing import Any
 
 from rich.console import Console
 
-from tools.cli import UsageError
+from agent.cli_contract import UsageError
 
 console = Console(stderr=True)
 

@@ -131,7 +131,7 @@ class Doctor:
             key = keys.load_or_create(path)
         except PermissionError:
             return _unreadable("probe key", path)
-        except keys.KeyError_ as exc:
+        except keys.KeyFileError as exc:
             return Result("probe key", FAIL, str(exc), f"chmod 600 {path}; owner: the agent user")
         return passed("probe key", f"kid {key.kid.hex()}")
 
@@ -657,7 +657,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.spinner import Spinner
     from rich.text import Text
 
-    from tools.cli import UsageError
+    from agent.cli_contract import UsageError
 
     if not os.path.exists(args.config):
         raise UsageError(f"{args.config}: no such file (qiyas provision writes it)")

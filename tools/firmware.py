@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from agent.core.errors import QiyasError
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "build" / "firmware"
 ROOT_SOURCES = ("boot.py", "main.py")
@@ -26,7 +28,7 @@ HOST_ONLY = ("host.py", "platform/host.py", "manifest.py")
 MIN_MICROPYTHON = "1.23"  # the first release that loads mpy v6.3, what mpy-cross emits
 
 
-class BuildError(Exception):
+class BuildError(QiyasError):
     """The bundle could not be made; the text says which file and why."""
 
 
@@ -151,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from agent.boards import BoardError
-    from tools.cli import UsageError
+    from agent.cli_contract import UsageError
 
     console = Console(stderr=True)
     try:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agent.core.errors import QiyasError
 from firmware.settings import MAX_OUTBOX
 
 IMAGE_OFFSET = {"esp32": "0x1000", "esp32s3": "0x0"}
@@ -40,7 +41,7 @@ DEVICE_KEY = "probe.key"
 TLS_FILES = (("ca", "ca.pem"), ("cert", "client.pem"), ("key", "client.key"))
 
 
-class FlashError(Exception):
+class FlashError(QiyasError):
     """A step failed; the text tells the technician what to check."""
 
 
@@ -261,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
 
     from agent import config as agent_config
     from agent.boards import BoardError
-    from tools.cli import UsageError
+    from agent.cli_contract import UsageError
     from tools.firmware import BuildError, build, esp32_board
 
     console = Console(stderr=True)

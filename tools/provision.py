@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.cli_contract import UsageError
 from collector.regions import REGIONS
 from collector.regions import TECHNOLOGIES as TECHNOLOGY_NAMES
-from tools.cli import UsageError
 
 OPERATORS = ("maroc-telecom", "orange", "inwi")
 TECHNOLOGIES = tuple(TECHNOLOGY_NAMES)
@@ -247,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     try:
         key = keys.load_or_create(cfg.key_path)
-    except (keys.KeyError_, PermissionError) as exc:
+    except (keys.KeyFileError, PermissionError) as exc:
         raise UsageError(f"cannot make the probe key: {exc}") from None
     _write_config(args.config, text)
     if owner is not None:

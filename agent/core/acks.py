@@ -5,6 +5,7 @@ Payload: CBOR array of [epoch, seq, status] triples.
 """
 
 from agent.core import cbor
+from agent.core.errors import InvalidInput
 
 STORED = 0  # committed now
 DUPLICATE = 1  # already stored earlier (a resend)
@@ -13,7 +14,7 @@ QUARANTINED = 2  # kept in quarantine with its reason: the probe need not resend
 MAX_ACKS = 1000
 
 
-class AckError(ValueError):
+class AckError(InvalidInput):
     pass
 
 

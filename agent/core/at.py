@@ -1,3 +1,5 @@
+from agent.core.errors import QiyasError
+
 """Sans-IO AT command session (3GPP TS 27.007 / ITU-T V.250 framing).
 
 Feed it the bytes read from the modem with `receive(data, now)` and the clock with `tick(now)`;
@@ -34,7 +36,7 @@ def ascii_digits(text):
     return bool(text) and all("0" <= ch <= "9" for ch in text)
 
 
-class ATError(Exception):
+class ATError(QiyasError):
     """A misuse of the session (a second command while one is in flight, a bad command text)."""
 
 

@@ -9,6 +9,8 @@ arguments, map keys sorted by their encoded bytes), so a record has exactly one 
 
 import struct
 
+from agent.core.errors import InvalidInput
+
 MAX_DEPTH = 16
 MAX_ITEMS = 4096
 
@@ -16,7 +18,7 @@ _FLOAT32_MAX = 3.4028234663852886e38
 _INF = float("inf")
 
 
-class CBORError(ValueError):
+class CBORError(InvalidInput):
     """Input that is not CBOR we accept; the message names what was wrong and where."""
 
 

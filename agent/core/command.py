@@ -13,6 +13,7 @@ or raises CommandError naming the first thing that was wrong.
 """
 
 from agent.core import cbor, cose, record
+from agent.core.errors import InvalidInput
 
 VERSION = 1
 
@@ -41,7 +42,7 @@ MAX_NAME = 32
 MAX_SERVER = 255
 
 
-class CommandError(ValueError):
+class CommandError(InvalidInput):
     """A command the probe refuses; the text says why."""
 
 

@@ -5,6 +5,7 @@ The signature primitive is injected (a callable), so this module runs under CPyt
 """
 
 from agent.core import cbor
+from agent.core.errors import InvalidInput
 
 TAG_SIGN1 = 18
 ALG_EDDSA = -8
@@ -14,7 +15,7 @@ HDR_KID = 4
 MAX_MESSAGE = 16384
 
 
-class COSEError(ValueError):
+class COSEError(InvalidInput):
     """A message that is not a COSE_Sign1 we accept; the text says why."""
 
 

@@ -7,6 +7,7 @@ null, never 0.
 """
 
 from agent.core import cbor
+from agent.core.errors import InvalidInput
 
 SCHEMA_VERSION = 1
 
@@ -48,7 +49,7 @@ NAMES = {
 _REQUIRED = (K_VERSION, K_PROBE, K_EPOCH, K_SEQ, K_TIME, K_SYNCED, K_KIND, K_VALUES, K_VERSIONS)
 
 
-class RecordError(ValueError):
+class RecordError(InvalidInput):
     """A payload that does not follow the record schema; the text names the field."""
 
 

@@ -1,3 +1,5 @@
+from agent.core.errors import InvalidInput
+
 """STAMP (RFC 8762), unauthenticated mode: packet codec, sans-IO Session-Sender and stateless
 Session-Reflector, and the round-trip statistics.
 
@@ -40,7 +42,7 @@ _S_BIT = 0x8000
 _Z_BIT = 0x4000
 
 
-class StampError(ValueError):
+class StampError(InvalidInput):
     """A packet or argument that is not what STAMP allows; the text says what was wrong."""
 
 

@@ -24,8 +24,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agent.cli_contract import UsageError
     from agent.modem.driver import ModemDown, ModemSettings, port_exists
-    from tools.cli import UsageError
 
     if not port_exists(args.port):
         raise UsageError(

@@ -18,6 +18,7 @@ import serial_asyncio_fast
 
 from agent.core import dialects
 from agent.core.at import ATSession, Timeout
+from agent.core.errors import QiyasError
 from agent.core.radio import Poller, new_snapshot
 
 log = logging.getLogger("qiyas.modem")
@@ -29,15 +30,15 @@ REOPEN_RETRY_S = 0.1  # how often to look for a port that is re-enumerating
 LEVELS = ("resync", "reopen", "power-cycle")
 
 
-class PortError(Exception):
+class PortError(QiyasError):
     """The port could not be opened, or went away under us."""
 
 
-class PollFailed(Exception):
+class PollFailed(QiyasError):
     """The modem did not answer a poll (a timeout, a reboot in the middle)."""
 
 
-class ModemDown(Exception):
+class ModemDown(QiyasError):
     """Every recovery step failed; the text says what was tried and what happened."""
 
 

@@ -45,10 +45,10 @@ def _show(reading: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agent.cli_contract import UsageError
     from agent.ont.driver import poll_ont
     from agent.ont.session import OmciError
     from agent.ont.transport import TransportError
-    from tools.cli import UsageError
 
     if not 0.01 <= args.timeout <= 60 or not 0 <= args.retries <= 10:
         raise UsageError("--timeout must be 0.01..60 seconds and --retries 0..10")

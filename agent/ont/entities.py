@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from agent.core.errors import InvalidInput
 
-class EncodeError(ValueError):
+
+class EncodeError(InvalidInput):
     """An attribute value that cannot be encoded."""
 
 

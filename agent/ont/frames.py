@@ -23,6 +23,8 @@ from typing import NamedTuple
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 from cryptography.hazmat.primitives.cmac import CMAC
 
+from agent.core.errors import InvalidInput
+
 BASELINE = 0x0A
 EXTENDED = 0x0B
 BASELINE_SIZE = 48
@@ -69,7 +71,7 @@ class Result(IntEnum):
     ATTRIBUTE_FAILURE = 9
 
 
-class FrameError(ValueError):
+class FrameError(InvalidInput):
     """Bytes that are not a valid OMCI message; the text says what was wrong."""
 
 

@@ -14,13 +14,14 @@ from collections import deque
 from collections.abc import Generator
 from typing import Any, NamedTuple
 
+from agent.core.errors import QiyasError
 from agent.ont import frames, messages
 from agent.ont.frames import MT, FrameError, Message
 
 MAX_EVENTS = 64  # notifications and drop reasons kept; beyond, only counted
 
 
-class OmciError(Exception):
+class OmciError(QiyasError):
     """The exchange failed: the ONT did not answer, refused, or answered nonsense."""
 
 

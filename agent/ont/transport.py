@@ -15,6 +15,8 @@ import socket
 import struct
 from typing import NamedTuple, Protocol
 
+from agent.core.errors import InvalidInput
+
 OMCI_ETHERTYPE = 0x88B5
 ETH_HEADER = 14
 BROADCAST = b"\xff" * 6
@@ -31,7 +33,7 @@ def ethernet_frame(dst: bytes, src: bytes, payload: bytes) -> bytes:
     return frame.ljust(ETH_MIN_FRAME, b"\x00")
 
 
-class TransportError(ValueError):
+class TransportError(InvalidInput):
     """A transport URL that cannot be used; the text says why."""
 
 

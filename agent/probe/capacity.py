@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.core.errors import QiyasError
 from agent.probe import bulk, control
 from agent.probe.endpoint import Endpoint, ResolveError, reason, resolve
 
@@ -38,7 +39,7 @@ SINK_BYTES = 1024 * 1024
 Progress = Callable[[float, float], None]  # (elapsed s, current Mbit/s)
 
 
-class CapacityError(Exception):
+class CapacityError(QiyasError):
     """The capacity test could not run: unreachable, refused, or the server misbehaved."""
 
 

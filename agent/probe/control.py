@@ -16,6 +16,8 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
+from agent.core.errors import InvalidInput
+
 REQUEST_MAGIC = b"QYC1"
 REPLY_MAGIC = b"QYA1"
 _REQUEST = struct.Struct(">4sBBBxI16s4s")
@@ -48,7 +50,7 @@ STATUS_TEXT = {
 }
 
 
-class ControlError(ValueError):
+class ControlError(InvalidInput):
     """Bytes that are not a valid control message; the text says which field."""
 
 

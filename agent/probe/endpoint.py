@@ -7,13 +7,15 @@ import os
 import socket
 from typing import Any, NamedTuple
 
+from agent.core.errors import QiyasError
+
 DEFAULT_PORT = 8620  # STAMP on UDP and the capacity endpoint on TCP; 862 is TWAMP's, privileged
 
 
 RESOLVE_TIMEOUT_S = 10.0
 
 
-class ResolveError(Exception):
+class ResolveError(QiyasError):
     """The server's name did not resolve; the text says why."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from agent import clock
 from agent.core import stamp
+from agent.core.errors import QiyasError
 from agent.probe.endpoint import Endpoint, ResolveError, reason, resolve
 
 SO_TIMESTAMPNS = 35
@@ -25,7 +26,7 @@ MIN_INTERVAL_S = 0.005
 MAX_TIMEOUT_S = 5.0
 
 
-class LatencyError(Exception):
+class LatencyError(QiyasError):
     """The latency test could not run at all (no address, no route)."""
 
 

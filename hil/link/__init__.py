@@ -22,6 +22,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from agent.core.errors import QiyasError
+
 T = TypeVar("T")
 
 _CLONE_NEWNET = 0x40000000
@@ -30,7 +32,7 @@ _counter = itertools.count()
 _live: set[ShapedLink] = set()
 
 
-class LinkError(RuntimeError):
+class LinkError(QiyasError, RuntimeError):
     """The link could not be built; the text carries the failing command and its error."""
 
 

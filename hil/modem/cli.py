@@ -31,8 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agent.cli_contract import UsageError
     from hil.modem import scenario as scenarios
-    from tools.cli import UsageError
 
     if args.list:
         print(json.dumps({"dialects": scenarios.models(), "scenarios": scenarios.situations()}))

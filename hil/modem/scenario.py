@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.core import at
+from agent.core.errors import InvalidInput
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 MODELS_DIR = SCENARIO_DIR / "modems"
@@ -42,7 +43,7 @@ BEHAVIOUR: dict[str, Any] = {
 }
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InvalidInput):
     """A scenario that cannot be loaded; the text names the file and what is wrong."""
 
 

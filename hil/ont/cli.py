@@ -27,9 +27,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 async def _serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from agent.cli_contract import UsageError
     from hil.ont.emulator import Emulator, ScenarioError, load_json, load_scenario
     from hil.ont.server import OntServer
-    from tools.cli import UsageError
 
     try:
         scenario = load_scenario(args.scenario)

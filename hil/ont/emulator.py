@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from agent.core.errors import InvalidInput
 from agent.ont import frames, messages
 from agent.ont.entities import (
     ENTITIES,
@@ -29,7 +30,7 @@ SCENARIOS_DIR = HERE / "scenarios"
 MAX_DATA_FILE = 256 * 1024
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InvalidInput):
     pass
 
 

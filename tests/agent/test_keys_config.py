@@ -24,7 +24,7 @@ def test_key_readable_by_others_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "probe.key"
     keys.load_or_create(path)
     path.chmod(0o644)
-    with pytest.raises(keys.KeyError_, match="chmod 600"):
+    with pytest.raises(keys.KeyFileError, match="chmod 600"):
         keys.load_or_create(path)
 
 

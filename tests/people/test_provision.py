@@ -22,10 +22,10 @@ from conftest import (
 )
 
 from agent import config as agent_config
+from agent.cli_contract import UsageError
 from agent.keys import load_or_create
 from collector.store import open_store
 from hil.fleet import AgentProcess, qiyas
-from tools.cli import UsageError
 from tools.provision import region_code
 
 BUNDLE_KEYS = {"probe", "kid", "public_key", "board", "firmware"} | {

@@ -6,6 +6,7 @@ the dialect from the identification answers (+CGMI / +CGMM); a board profile may
 """
 
 from agent.core.dialects import fibocom, generic, huawei, quectel, sierra, simcom, telit
+from agent.core.errors import InvalidInput
 
 DIALECTS = {
     "generic": generic,
@@ -54,7 +55,7 @@ _BY_MODEL = (
 )
 
 
-class DialectError(ValueError):
+class DialectError(InvalidInput):
     pass
 
 
