@@ -20,7 +20,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     info.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     info.add_argument("--timeout", type=float, default=1.0, help="seconds per request (1.0)")
     info.add_argument("--retries", type=int, default=2, help="retransmissions per request (2)")
-    info.add_argument("--extended", action="store_true", help="use the extended message set")
+    message_set = info.add_mutually_exclusive_group()
+    message_set.add_argument(
+        "--extended", dest="extended", action="store_true", default=None,
+        help="use the extended message set (default: as the ONU2-G OMCC version says)",
+    )  # fmt: skip
+    message_set.add_argument(
+        "--baseline", dest="extended", action="store_false", help="use only baseline messages"
+    )
 
 
 def _show(reading: dict[str, Any]) -> None:

@@ -17,13 +17,12 @@ async def run(
     *,
     timeout_s: float = 1.0,
     retries: int = 2,
-    extended: bool = False,
     ik: bytes | None = None,
     max_duration_s: float = 120.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> Runner:
     """Run to completion; raises OmciError with the reason when the procedure failed."""
-    runner = Runner(procedure, timeout_s=timeout_s, retries=retries, extended=extended, ik=ik)
+    runner = Runner(procedure, timeout_s=timeout_s, retries=retries, ik=ik)
     give_up = clock() + max_duration_s
     await _send(transport, runner.start(clock()))
     while not runner.done:
@@ -56,10 +55,11 @@ async def poll_ont(
     pcap: str | None = None,
     timeout_s: float = 1.0,
     retries: int = 2,
-    extended: bool = False,
+    extended: bool | None = None,
     session_key: bytes = frames.LAB_SESSION_KEY,
 ) -> tuple[dict[str, Any], Runner]:
     """One full reading of the ONT at `url` (see procedures.poll), and the runner's statistics.
+    `extended` None: the message set the ONT's OMCC version says it answers.
 
     Raises TransportError for an unusable URL, OmciError when the ONT did not give a reading.
     """
@@ -78,7 +78,6 @@ async def poll_ont(
             transport,
             timeout_s=timeout_s,
             retries=retries,
-            extended=extended,
             ik=frames.integrity_key(session_key),
         )
     finally:

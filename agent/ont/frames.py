@@ -1,12 +1,18 @@
 """OMCI messages (G.988 clause 11.2) on the wire: encode, and decode with the trailer checked.
 
-Baseline message (device identifier 0x0A), always 48 bytes:
+Baseline message (device identifier 0x0A): 40 bytes of header and contents, then a trailer:
   TCI(2) | DB,AR,AK,MT(1) | 0x0A | ME class(2) | ME instance(2) | contents(32) |
-  CPCS-UU(1)=0 | CPI(1)=0 | SDU length(2)=40 | CRC-32(4)      (the G-PON trailer, G.984.3 / I.363.5)
+  CPCS-UU(1) | CPI(1) | SDU length(2)=40 | CRC-32 or MIC(4)
+G-PON (G.984.3, I.363.5) ends it with the AAL5 CRC-32, XG(S)-PON (G.987.3, G.9807.1) with the MIC
+in the same 4 bytes. What reaches us depends on the path: the full 48 bytes from an ONT's OMCC,
+44 bytes (no CRC/MIC) from OLT adapters and BBSim, 40 bytes from tools that drop the trailer
+(omci-lib-go's decoder accepts all three, omci.go decodeOMCI). CPCS-UU and CPI are not checked:
+real ONTs put other values there (omci-lib-go mibupload_test.go, the ADTRAN 401 frame).
 Extended message (device identifier 0x0B):
   TCI(2) | DB,AR,AK,MT(1) | 0x0B | ME class(2) | ME instance(2) | length(2) | contents | MIC(4)
-The MIC is AES-CMAC-32 (G.987.3 clause 14) keyed with OMCI_IK over a direction byte (0x01 OLT→ONU,
-0x02 ONU→OLT) and the message without its MIC.
+again with the MIC absent on the adapter path. The MIC is AES-CMAC-32 (G.987.3 clause 14) keyed
+with OMCI_IK over a direction byte (0x01 OLT→ONU, 0x02 ONU→OLT) and the message without its MIC.
+A trailer that is present is always checked: a frame whose CRC or MIC does not verify is refused.
 
 The same layout is declared as scapy packets in layers.py, which pcap capture and analysis use.
 This codec does not import scapy: importing any of scapy loads its MAC-vendor and services tables,
@@ -28,6 +34,7 @@ from agent.core.errors import InvalidInput
 BASELINE = 0x0A
 EXTENDED = 0x0B
 BASELINE_SIZE = 48
+BASELINE_SIZES = (40, 44, 48)  # no trailer, SDU length only, full trailer
 BASELINE_CONTENTS = 32
 EXTENDED_HEADER = 10
 EXTENDED_MAX_CONTENTS = 1966  # G.988 11.2.1: an extended message is at most 1980 bytes
@@ -145,67 +152,116 @@ def _header(msg: Message, device: int) -> bytes:
     return _HEADER.pack(msg.tci, mt_byte, device, msg.me_class, msg.me_instance)
 
 
-def encode(msg: Message, *, ik: bytes | None = None, upstream: bool = False) -> bytes:
-    """Bytes of one message; an extended message needs the integrity key for its MIC."""
+def encode(
+    msg: Message,
+    *,
+    ik: bytes | None = None,
+    upstream: bool = False,
+    size: int = BASELINE_SIZE,
+    mic_trailer: bool = False,
+    with_mic: bool = True,
+) -> bytes:
+    """Bytes of one message. A baseline message is `size` (40, 44 or 48) bytes, its last four
+    the CRC, or the MIC when `mic_trailer` (XG-PON); an extended one ends with its MIC unless
+    `with_mic` is false (the adapter path). A MIC needs the integrity key."""
     if not msg.extended:
         if len(msg.contents) > BASELINE_CONTENTS:
             raise ValueError(f"baseline contents are at most 32 bytes, not {len(msg.contents)}")
+        if size not in BASELINE_SIZES:
+            raise ValueError(f"a baseline message is 40, 44 or 48 bytes, not {size}")
         raw = _header(msg, BASELINE) + msg.contents.ljust(BASELINE_CONTENTS, b"\x00") + _TRAILER
+        if size < BASELINE_SIZE:
+            return raw[:size]
+        if mic_trailer:
+            return raw + struct.pack("!I", mic(_need_ik(ik), upstream, raw))
         return raw + struct.pack("!I", crc32_aal5(raw))
     if len(msg.contents) > EXTENDED_MAX_CONTENTS:
         raise ValueError(f"extended contents are at most {EXTENDED_MAX_CONTENTS} bytes")
-    if ik is None:
-        raise ValueError("an extended message needs the OMCI integrity key")
     raw = _header(msg, EXTENDED) + struct.pack("!H", len(msg.contents)) + msg.contents
-    return raw + struct.pack("!I", mic(ik, upstream, raw))
+    if not with_mic:
+        return raw
+    return raw + struct.pack("!I", mic(_need_ik(ik), upstream, raw))
+
+
+def _need_ik(ik: bytes | None) -> bytes:
+    if ik is None:
+        raise ValueError("a MIC needs the OMCI integrity key")
+    return ik
 
 
 _TRAILER = bytes([0, 0, 0, 40])  # CPCS-UU 0, CPI 0, SDU length 40
+
+
+def _baseline_body(data: bytes, ik: bytes | None, upstream: bool, padded: bool) -> bytes:
+    """The 40 bytes of header and contents, once whatever trailer came with them checks."""
+    size = len(data)
+    if padded and 44 < size < BASELINE_SIZE:
+        # Ethernet padded a 44-byte message to its 46-byte minimum payload; the SDU length says
+        # where it ended. A 40-byte one padded looks like any truncated frame: refused below.
+        if data[42:44] != b"\x00\x28" or any(data[44:]):
+            raise FrameError(f"baseline message of {len(data)} bytes is neither 44 nor 48")
+        size = 44
+    if size not in BASELINE_SIZES:
+        raise FrameError(f"baseline message is {len(data)} bytes, expected 40, 44 or 48")
+    if size >= 44:
+        sdu_length = int.from_bytes(data[42:44], "big")
+        if sdu_length != 40:
+            raise FrameError(f"baseline trailer says SDU length {sdu_length}, not 40")
+    if size == BASELINE_SIZE:
+        got, crc = int.from_bytes(data[44:48], "big"), crc32_aal5(data[:44])
+        if got != crc and (ik is None or got != mic(ik, upstream, data[:44])):
+            raise FrameError(
+                f"baseline trailer {got:#010x} is neither the CRC ({crc:#010x})"
+                + (" nor the MIC" if ik is not None else " (no key to check a MIC)")
+            )
+    return data[:40]
+
+
+def _extended_body(data: bytes, ik: bytes | None, upstream: bool, padded: bool) -> bytes:
+    if len(data) < EXTENDED_HEADER:
+        raise FrameError(f"extended message truncated: {len(data)} bytes")
+    length = int.from_bytes(data[8:10], "big")
+    if length > EXTENDED_MAX_CONTENTS:
+        raise FrameError(f"extended contents length {length} exceeds {EXTENDED_MAX_CONTENTS}")
+    end = EXTENDED_HEADER + length
+    if len(data) < end:
+        raise FrameError(f"extended message truncated: {len(data)} of {end} bytes")
+    rest = data[end:]
+    if not rest:
+        return data  # no MIC: the adapter path
+    if padded and len(data) <= ETHERNET_MIN_PAYLOAD and not any(rest):
+        return data[:end]  # Ethernet padding after a message without MIC
+    if len(rest) < MIC_SIZE:
+        raise FrameError(f"extended message has {len(rest)} bytes after its contents")
+    if len(rest) > MIC_SIZE and not (
+        padded and len(data) <= ETHERNET_MIN_PAYLOAD and not any(rest[MIC_SIZE:])
+    ):
+        raise FrameError(f"extended message has {len(rest) - MIC_SIZE} bytes after its MIC")
+    if ik is None:
+        raise FrameError("extended message received but no OMCI integrity key is set")
+    got, expected = int.from_bytes(rest[:MIC_SIZE], "big"), mic(ik, upstream, data[:end])
+    if got != expected:
+        raise FrameError(f"extended MIC is {got:#010x}, computed {expected:#010x}")
+    return data[:end]
 
 
 def decode(
     data: bytes, *, ik: bytes | None = None, upstream: bool = True, padded: bool = False
 ) -> Message:
     """Parse and check one message. `upstream` is the direction it travelled (for the MIC);
-    `padded` accepts the zero bytes Ethernet adds after a short extended message."""
+    `padded` accepts the zero bytes Ethernet adds after a short message."""
     if len(data) < 4:
         raise FrameError(f"OMCI message truncated: {len(data)} bytes, less than a header")
     device = data[3]
     if device == BASELINE:
-        if len(data) != BASELINE_SIZE:
-            raise FrameError(f"baseline message is {len(data)} bytes, expected 48")
-        if data[40:44] != _TRAILER:
-            raise FrameError(
-                "baseline trailer is not CPCS-UU 0, CPI 0, length 40: "
-                f"{data[40]}, {data[41]}, {int.from_bytes(data[42:44], 'big')}"
-            )
-        crc, expected = int.from_bytes(data[44:48], "big"), crc32_aal5(data[:44])
-        if crc != expected:
-            raise FrameError(f"baseline CRC is {crc:#010x}, computed {expected:#010x}")
-        contents = data[8:40]
+        body = _baseline_body(data, ik, upstream, padded)
+        contents = body[8:40]
     elif device == EXTENDED:
-        if len(data) < EXTENDED_HEADER + MIC_SIZE:
-            raise FrameError(f"extended message truncated: {len(data)} bytes")
-        length = int.from_bytes(data[8:10], "big")
-        if length > EXTENDED_MAX_CONTENTS:
-            raise FrameError(f"extended contents length {length} exceeds {EXTENDED_MAX_CONTENTS}")
-        size = EXTENDED_HEADER + length + MIC_SIZE
-        if len(data) < size:
-            raise FrameError(f"extended message truncated: {len(data)} of {size} bytes")
-        if len(data) > size:
-            padding_ok = padded and len(data) <= ETHERNET_MIN_PAYLOAD and not any(data[size:])
-            if not padding_ok:
-                raise FrameError(f"extended message has {len(data) - size} bytes after its MIC")
-            data = data[:size]
-        if ik is None:
-            raise FrameError("extended message received but no OMCI integrity key is set")
-        got, expected = int.from_bytes(data[-MIC_SIZE:], "big"), mic(ik, upstream, data[:-MIC_SIZE])
-        if got != expected:
-            raise FrameError(f"extended MIC is {got:#010x}, computed {expected:#010x}")
-        contents = data[EXTENDED_HEADER:-MIC_SIZE]
+        body = _extended_body(data, ik, upstream, padded)
+        contents = body[EXTENDED_HEADER:]
     else:
         raise FrameError(f"device identifier {device:#04x} is neither 0x0a nor 0x0b")
-    tci, mt_byte, _, me_class, me_instance = _HEADER.unpack_from(data)
+    tci, mt_byte, _, me_class, me_instance = _HEADER.unpack_from(body)
     # The top bit (DB) is reserved; like AR and AK it is not part of the message type number.
     return Message(
         tci=tci,
@@ -239,6 +295,14 @@ def response(req: Message, contents: bytes) -> Message:
     )
 
 
-def notification(mt: MT, me_class: int, me_instance: int, contents: bytes, tci: int = 0) -> Message:
+def notification(
+    mt: MT,
+    me_class: int,
+    me_instance: int,
+    contents: bytes,
+    tci: int = 0,
+    *,
+    extended: bool = False,
+) -> Message:
     """ONU-originated: AVC and alarm carry TCI 0, a test result the TCI of its test."""
-    return Message(tci, int(mt), False, False, me_class, me_instance, contents, False)
+    return Message(tci, int(mt), False, False, me_class, me_instance, contents, extended)

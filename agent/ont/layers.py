@@ -1,8 +1,9 @@
 """OMCI messages as scapy packets: the G.988 layout for capture, dissection and OMCI tooling.
 
 `Ether(...) / OmciBaseline(raw)` dissects a baseline or an extended message (the device
-identifier picks which); building a baseline packet fills in its CRC. The agent's poll uses the
-lighter codec in frames.py, which must read every frame the way these layers do.
+identifier picks which), with or without its trailer; building a baseline packet fills in its
+CRC. The agent's poll uses the lighter codec in frames.py, which must read every frame the way
+these layers do.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from scapy.fields import (
     BitEnumField,
     BitField,
     FieldLenField,
+    MayEnd,
     ShortField,
     StrFixedLenField,
     StrLenField,
@@ -47,11 +49,12 @@ class OmciBaseline(Packet):
     name = "OMCI baseline"
     fields_desc: ClassVar[list[Any]] = [
         *_header_fields(BASELINE),
-        StrFixedLenField("contents", b"", BASELINE_CONTENTS),
+        # 40 bytes (no trailer) and 44 (no CRC/MIC) end early, as frames.decode accepts them
+        MayEnd(StrFixedLenField("contents", b"", BASELINE_CONTENTS)),
         XByteField("cpcs_uu", 0),
         XByteField("cpi", 0),
-        ShortField("sdu_length", 40),
-        XIntField("crc", None),
+        MayEnd(ShortField("sdu_length", 40)),
+        XIntField("crc", None),  # the CRC (G-PON) or the MIC (XG-PON)
     ]
 
     def post_build(self, pkt: bytes, pay: bytes) -> bytes:
@@ -72,7 +75,7 @@ class OmciExtended(Packet):
     fields_desc: ClassVar[list[Any]] = [
         *_header_fields(EXTENDED),
         FieldLenField("length", None, length_of="contents", fmt="!H"),
-        StrLenField("contents", b"", length_from=lambda p: p.length),
+        MayEnd(StrLenField("contents", b"", length_from=lambda p: p.length)),
         XIntField("mic", 0),  # AES-CMAC needs the key: frames.encode computes it
     ]
 

@@ -7,6 +7,7 @@ parsers take the contents of a response or notification and raise FrameError nam
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import NamedTuple
 
 from agent.ont.frames import FrameError, Message
@@ -45,7 +46,10 @@ def get_all_alarms(only_not_under_arc: bool = False) -> bytes:
 
 
 def self_test() -> bytes:
-    return bytes([SELF_TEST])
+    """Select test, then the general-purpose buffer pointer and vendor-specific parameters (none):
+    5 bytes, which an extended Test request carries as they are (G.988 A.3.27; omci-lib-go
+    test.go OpticalLineSupervisionTestRequest)."""
+    return bytes([SELF_TEST]) + bytes(4)
 
 
 def synchronize_time(year: int, month: int, day: int, hour: int, minute: int, second: int) -> bytes:
@@ -64,19 +68,27 @@ class GetResponse(NamedTuple):
     result: int
     mask: int
     values: bytes
-    optional_mask: int  # attributes the ONT does not support (result 9)
-    execution_mask: int  # attributes that failed (result 9)
+    optional_mask: int  # attributes the ONT does not support (result 9, else 0)
+    execution_mask: int  # attributes that failed (result 9, else 0)
+
+
+ATTRIBUTE_FAILURE = 9
 
 
 def parse_get_response(msg: Message) -> GetResponse:
     """Get / Get current data response: baseline puts the values before the two failure masks,
-    extended after them."""
+    extended after them. The masks mean something only with result 9 (G.988 A.2.x Get response:
+    "otherwise zero"); some XGS ONUs leave other bytes there, so they are ignored otherwise."""
     c = msg.contents
     if msg.extended:
         _need(c, 7, "Get response")
-        return GetResponse(c[0], _u16(c, 1), c[7:], _u16(c, 3), _u16(c, 5))
-    _need(c, 32, "Get response")
-    return GetResponse(c[0], _u16(c, 1), c[3:28], _u16(c, 28), _u16(c, 30))
+        result, values, masks_at = c[0], c[7:], 3
+    else:
+        _need(c, 32, "Get response")
+        result, values, masks_at = c[0], c[3:28], 28
+    if result != ATTRIBUTE_FAILURE:
+        return GetResponse(result, _u16(c, 1), values, 0, 0)
+    return GetResponse(result, _u16(c, 1), values, _u16(c, masks_at), _u16(c, masks_at + 2))
 
 
 def build_get_response(
@@ -106,10 +118,25 @@ class UploadEntry(NamedTuple):
     values: bytes
 
 
-def parse_upload_next(msg: Message) -> UploadEntry:
+def parse_upload_next(msg: Message) -> list[UploadEntry]:
+    """The entities one MIB upload next response reports: one in baseline; in extended, one or
+    more, each as attribute-bytes length(2) | class(2) | instance(2) | mask(2) | values
+    (G.988 A.3.14; omci-lib-go mibupload_test.go ...DecodeExtendedThreeMe)."""
     c = msg.contents
-    _need(c, 6, "MIB upload next response")
-    return UploadEntry(_u16(c, 0), _u16(c, 2), _u16(c, 4), c[6:])
+    if not msg.extended:
+        _need(c, 6, "MIB upload next response")
+        return [UploadEntry(_u16(c, 0), _u16(c, 2), _u16(c, 4), c[6:])]
+    entries, at = [], 0
+    while at < len(c):
+        _need(c[at:], 8, "extended MIB upload next entry")
+        size = _u16(c, at)
+        _need(c[at + 8 :], size, "extended MIB upload next values")
+        values = c[at + 8 : at + 8 + size]
+        entries.append(UploadEntry(_u16(c, at + 2), _u16(c, at + 4), _u16(c, at + 6), values))
+        at += 8 + size
+    if not entries:
+        raise FrameError("extended MIB upload next response reports no entity")
+    return entries
 
 
 def build_upload_next(entry: UploadEntry) -> bytes:
@@ -150,9 +177,12 @@ class Alarm(NamedTuple):
 
 
 def parse_alarm(msg: Message) -> Alarm:
+    """Bitmap, then the sequence number: the last of 32 contents bytes in baseline, right after
+    the bitmap in extended (omci-lib-go alarms_test.go TestExtendedAlarmNotificationDecode)."""
     c = msg.contents
-    _need(c, 32, "Alarm notification")
-    return Alarm(msg.me_class, msg.me_instance, _alarm_numbers(c[:ALARM_BITMAP]), c[31])
+    at = ALARM_BITMAP if msg.extended else 31
+    _need(c, at + 1, "Alarm notification")
+    return Alarm(msg.me_class, msg.me_instance, _alarm_numbers(c[:ALARM_BITMAP]), c[at])
 
 
 class Avc(NamedTuple):
@@ -178,36 +208,30 @@ class OpticalTest(NamedTuple):
     temperature_c: float | None
 
 
-# Test result for ONU-G / ANI-G self test: a sequence of (type byte, 2-byte value), G.988 A.2.28.
-# type → (field, scale, signed)
-_TEST_TYPES = {
-    1: ("voltage_v", 0.02, True),  # power feed voltage, 20 mV
-    3: ("rx_dbm", 0.002, True),  # received optical power, 0.002 dB
-    5: ("tx_dbm", 0.002, True),  # mean optical launch power, 0.002 dB
-    9: ("bias_ma", 0.002, False),  # laser bias current, 2 µA
-    12: ("temperature_c", 1 / 256, True),  # temperature, 1/256 °C
-}
+# Test result for an ANI-G self test (G.988 A.2.27, optical line supervision): five fixed slots of
+# (type, 2-byte value), then the general-purpose buffer pointer. Type 0 says "not supported" for
+# that slot alone. Units as voltha-openonu-adapter-go converts them
+# (internal/pkg/omcitst/omci_self_test_handler.go, handleOmciTestResult): voltage 20 mV signed;
+# optical powers in dBµW, 0.002 dB signed, minus 30 for dBm; bias 2 µA unsigned; 1/256 °C signed.
+# slot → (type, field, signed, to the record's unit)
+_TEST_SLOTS: tuple[tuple[int, str, bool, Callable[[int], float]], ...] = (
+    (1, "voltage_v", True, lambda raw: raw * 0.02),
+    (3, "rx_dbm", True, lambda raw: raw * 0.002 - 30),
+    (5, "tx_dbm", True, lambda raw: raw * 0.002 - 30),
+    (9, "bias_ma", False, lambda raw: raw * 0.002),
+    (12, "temperature_c", True, lambda raw: raw / 256),
+)
+TEST_RESULT_SIZE = 3 * len(_TEST_SLOTS) + 2
 
 
 def parse_test_result(msg: Message) -> OpticalTest:
-    found: dict[str, float] = {}
+    """A slot of type 0 (not supported) or of a type other than its own is null; the rest stand."""
     c = msg.contents
-    for at in range(0, len(c) - 2, 3):
-        kind = c[at]
-        if kind == 0:
-            break  # the rest is padding
-        if kind in _TEST_TYPES:
-            field, scale, signed = _TEST_TYPES[kind]
-            found[field] = round(
-                int.from_bytes(c[at + 1 : at + 3], "big", signed=signed) * scale, 3
-            )
+    _need(c, TEST_RESULT_SIZE, "ANI-G test result")
+    found: dict[str, float | None] = {}
+    for slot, (kind, field, signed, convert) in enumerate(_TEST_SLOTS):
+        at = 3 * slot
+        if c[at] == kind:
+            raw = int.from_bytes(c[at + 1 : at + 3], "big", signed=signed)
+            found[field] = round(convert(raw), 3)
     return OpticalTest(**{f: found.get(f) for f in OpticalTest._fields})
-
-
-def build_test_result(result: OpticalTest) -> bytes:
-    out = b""
-    for kind, (field, scale, signed) in _TEST_TYPES.items():
-        value = getattr(result, field)
-        if value is not None:
-            out += bytes([kind]) + round(value / scale).to_bytes(2, "big", signed=signed)
-    return out

@@ -30,14 +30,13 @@ UPLOAD_ATTEMPTS = 2  # an ONT that reboots mid-upload forgets it: start over onc
 Mib = dict[tuple[int, int], dict[str, Any]]
 
 
-def mib_upload() -> Procedure:
+def mib_upload(*, extended: bool = False) -> Procedure:
     """Every (class, instance) the ONT has, with the attributes it uploads.
 
-    Always in baseline messages: the extended MIB upload packs several entities per message in a
-    layout of its own, which we do not implement (baseline is what every ONT must answer).
+    In extended messages one response may report several entities (G.988 A.3.14).
     """
     for _ in range(UPLOAD_ATTEMPTS):
-        reply = yield Request(MT.MIB_UPLOAD, ONU_DATA.class_id, 0, baseline=True)
+        reply = yield Request(MT.MIB_UPLOAD, ONU_DATA.class_id, 0, extended=extended)
         count = messages.parse_count(reply)
         if count > MAX_UPLOAD_COMMANDS:
             raise OmciError(
@@ -46,28 +45,53 @@ def mib_upload() -> Procedure:
         mib: Mib = {}
         for number in range(count):
             reply = yield Request(
-                MT.MIB_UPLOAD_NEXT, ONU_DATA.class_id, 0, messages.sequence(number), baseline=True
-            )
-            entry = messages.parse_upload_next(reply)
-            if entry.me_class == 0:
+                MT.MIB_UPLOAD_NEXT, ONU_DATA.class_id, 0, messages.sequence(number),
+                extended=extended,
+            )  # fmt: skip
+            entries = messages.parse_upload_next(reply)
+            if entries[0].me_class == 0:
                 break  # class 0 does not exist: the ONT lost the upload (it rebooted)
-            attrs = mib.setdefault((entry.me_class, entry.me_instance), {})
-            attrs.update(decode_attributes(entry.me_class, entry.mask, entry.values))
+            for entry in entries:
+                attrs = mib.setdefault((entry.me_class, entry.me_instance), {})
+                attrs.update(decode_attributes(entry.me_class, entry.mask, entry.values))
         else:
             return mib
     raise OmciError(f"the MIB upload was interrupted {UPLOAD_ATTEMPTS} times")
 
 
+# OMCC versions (ONU2-G attribute 2) whose ONUs answer the extended message set, as
+# voltha-openonu-adapter-go decides (internal/pkg/mib/mib_sync.go,
+# omccVersionSupportsExtendedOmciFormat): 0x96 and 0xB0..0xB4; 0x80..0x86 and 0xA0..0xA3 do not,
+# and a version it does not know gets baseline too.
+EXTENDED_OMCC_VERSIONS = frozenset({0x96, 0xB0, 0xB1, 0xB2, 0xB3, 0xB4})
+
+
+def supports_extended(omcc_version: int | None) -> bool:
+    return omcc_version in EXTENDED_OMCC_VERSIONS
+
+
+MISSING = (Result.UNKNOWN_ME, Result.UNKNOWN_INSTANCE)
+
+
 def get(
-    entity: Entity, instance: int, names: list[str], *, mt: MT = MT.GET, extended: bool = False
+    entity: Entity,
+    instance: int,
+    names: list[str],
+    *,
+    mt: MT = MT.GET,
+    extended: bool = False,
+    missing_ok: bool = False,
 ) -> Procedure:
-    """Attribute values by name; split into several Gets when they would not fit one response."""
+    """Attribute values by name; split into several Gets when they would not fit one response.
+    With `missing_ok`, an ONT without that instance gives {} instead of an error."""
     mask = entity.mask_of(*names)
     parts = [mask] if extended else split_mask(entity.class_id, mask, messages.GET_VALUES_BASELINE)
     values: dict[str, Any] = {}
     for part in parts:
-        reply = yield Request(mt, entity.class_id, instance, messages.get(part))
+        reply = yield Request(mt, entity.class_id, instance, messages.get(part), extended=extended)
         r = messages.parse_get_response(reply)
+        if missing_ok and r.result in MISSING:
+            return {}
         if r.result not in (Result.SUCCESS, Result.ATTRIBUTE_FAILURE):
             raise OmciError(
                 f"{MT(mt).name} {entity.name} {instance:#06x}: {describe_result(r.result)}"
@@ -80,8 +104,7 @@ def get(
 
 def all_alarms() -> Procedure:
     """The alarms standing now: {(class, instance): [alarm numbers]} (Get all alarms + next)."""
-    reply = yield Request(MT.GET_ALL_ALARMS, ONU_DATA.class_id, 0, messages.get_all_alarms(),
-                          baseline=True)  # fmt: skip
+    reply = yield Request(MT.GET_ALL_ALARMS, ONU_DATA.class_id, 0, messages.get_all_alarms())
     count = messages.parse_count(reply)
     if count > MAX_UPLOAD_COMMANDS:
         raise OmciError(
@@ -90,16 +113,18 @@ def all_alarms() -> Procedure:
     standing: dict[tuple[int, int], list[int]] = {}
     for number in range(count):
         reply = yield Request(MT.GET_ALL_ALARMS_NEXT, ONU_DATA.class_id, 0,
-                              messages.sequence(number), baseline=True)  # fmt: skip
+                              messages.sequence(number))  # fmt: skip
         entry = messages.parse_alarms_next(reply)
         if entry.alarms:
             standing.setdefault((entry.me_class, entry.me_instance), []).extend(entry.alarms)
     return standing
 
 
-def optical_test(instance: int) -> Procedure:
+def optical_test(instance: int, *, extended: bool = False) -> Procedure:
     """ANI-G self test: received/launched power, bias, temperature, supply voltage."""
-    reply = yield Request(MT.TEST, ANI_G.class_id, instance, messages.self_test(), test=True)
+    reply = yield Request(
+        MT.TEST, ANI_G.class_id, instance, messages.self_test(), test=True, extended=extended
+    )
     if reply.mt != MT.TEST_RESULT:  # the ONT refused the test: nothing measured
         return messages.OpticalTest(None, None, None, None, None)
     return messages.parse_test_result(reply)
@@ -140,15 +165,17 @@ OPTICAL_KEYS = (
 )
 
 
-def poll(*, extended: bool = False) -> Procedure:
-    """One full reading of the ONT, shaped as `qiyas ont info --json` prints it."""
-    mib = yield from mib_upload()
+def poll(*, extended: bool | None = None) -> Procedure:
+    """One full reading of the ONT, shaped as `qiyas ont info --json` prints it.
+
+    `extended` None chooses the message set from the ONU2-G OMCC version, read first in a
+    baseline Get as voltha-openonu-adapter-go does (mib_sync.go, GettingEquipIDAndOmccVers).
+    """
+    onu2_g = yield from get(ONU2_G, 0, ["equipment_id", "omcc_version"], missing_ok=True)
+    if extended is None:
+        extended = supports_extended(onu2_g.get("omcc_version"))
+    mib = yield from mib_upload(extended=extended)
     onu_g = yield from get(ONU_G, 0, ["vendor_id", "version", "serial_number"], extended=extended)
-    onu2_g = (
-        (yield from get(ONU2_G, 0, ["equipment_id", "omcc_version"], extended=extended))
-        if _instances(mib, ONU2_G)
-        else {}
-    )
     software = []
     for inst in _instances(mib, SOFTWARE_IMAGE):
         image = yield from get(
@@ -168,7 +195,7 @@ def poll(*, extended: bool = False) -> Procedure:
     anis = _instances(mib, ANI_G)
     if anis:
         ani = yield from get(ANI_G, anis[0], ANI_NAMES, extended=extended)
-        test = yield from optical_test(anis[0])
+        test = yield from optical_test(anis[0], extended=extended)
         optical.update(
             rx_dbm=ani.get("optical_signal_level", test.rx_dbm),
             tx_dbm=ani.get("transmit_optical_level", test.tx_dbm),
@@ -193,6 +220,7 @@ def poll(*, extended: bool = False) -> Procedure:
         "version": onu_g.get("version"),
         "equipment_id": onu2_g.get("equipment_id"),
         "omcc_version": onu2_g.get("omcc_version"),
+        "extended": extended,
         "software": software,
         "optical": optical,
         "fec": fec,

@@ -19,6 +19,7 @@ from agent.ont import frames, messages
 from agent.ont.frames import MT, FrameError, Message
 
 MAX_EVENTS = 64  # notifications and drop reasons kept; beyond, only counted
+AUTONOMOUS = (MT.AVC, MT.ALARM)
 
 
 class OmciError(QiyasError):
@@ -31,7 +32,7 @@ class Request(NamedTuple):
     me_instance: int
     contents: bytes = b""
     test: bool = False  # a Test: the result comes later, in a Test result message
-    baseline: bool = False  # always a baseline message, even in an extended session
+    extended: bool = False  # in the extended message set (device identifier 0x0B)
 
 
 Procedure = Generator[Request, Message, Any]
@@ -66,14 +67,12 @@ class Runner:
         *,
         timeout_s: float = 1.0,
         retries: int = 2,
-        extended: bool = False,
         ik: bytes | None = None,
         first_tci: int = 1,
     ) -> None:
         self._procedure = procedure
         self.timeout_s = timeout_s
         self.retries = retries
-        self.extended = extended
         self.ik = ik
         self._tci = first_tci
         self._current: Request | None = None
@@ -103,8 +102,12 @@ class Runner:
             return self._drop(str(exc))
         if msg.ar:
             return self._drop(f"a request (message type {msg.mt}) came from the ONT")
-        if msg.mt in (MT.AVC, MT.ALARM) and msg.is_notification:
+        if msg.mt in AUTONOMOUS and msg.is_notification:
+            if msg.tci != 0:  # G.988 11.2.1: the ONT's own messages carry TCI 0
+                return self._drop(f"autonomous message type {msg.mt} with TCI {msg.tci}, not 0")
             return self._notify(msg, now)
+        if msg.tci == 0:
+            return self._drop(f"message type {msg.mt} with TCI 0, which only AVC and alarms use")
         out = self._outstanding
         if out is None or self.done:
             return self._drop(f"message type {msg.mt} TCI {msg.tci} while nothing is outstanding")
@@ -164,7 +167,7 @@ class Runner:
         self._current = req
         self._outstanding = frames.request(
             self._next_tci(), req.mt, req.me_class, req.me_instance, req.contents,
-            extended=self.extended and not req.baseline,
+            extended=req.extended,
         )  # fmt: skip
         self._wire = frames.encode(self._outstanding, ik=self.ik, upstream=False)
         self._tries = 0

@@ -1,7 +1,8 @@
 """The `optical` source: poll the ONT over OMCI, keep the link's optical context, report levels.
 
 The board profile's `[ont]` names the transport; the agent config's `[ont]` may override it and
-set `timeout_s`, `retries`, `extended` and `session_key` (32 hex digits: the OMCI session key the
+set `timeout_s`, `retries`, `extended` ("auto", the default: as the ONU2-G OMCC version says; or
+true / false) and `session_key` (32 hex digits: the OMCI session key the
 extended messages' MIC is derived from; without it, the lab key of the emulator).
 Each measurement is one full poll (procedures.poll).
 FEC counts are reported as what was corrected / uncorrectable since the previous record, so the
@@ -53,7 +54,7 @@ class OpticalSource:
         transport: str,
         timeout_s: float,
         retries: int,
-        extended: bool,
+        extended: bool | None,
         session_key: bytes = frames.LAB_SESSION_KEY,
     ) -> None:
         self.transport = transport
@@ -124,9 +125,11 @@ def make(config: AgentConfig, board: Board) -> OpticalSource:
         raise ConfigError(f"{where}: timeout_s must be 0.05..30")
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
         raise ConfigError(f"{where}: retries must be an integer 0..10")
-    extended = ont.get("extended", False)
-    if not isinstance(extended, bool):
-        raise ConfigError(f"{where}: extended must be true or false")
+    extended = ont.get("extended", "auto")
+    if extended == "auto":
+        extended = None
+    elif not isinstance(extended, bool):
+        raise ConfigError(f'{where}: extended must be "auto", true or false')
     key = ont.get("session_key", frames.LAB_SESSION_KEY.hex())
     try:
         session_key = bytes.fromhex(key) if isinstance(key, str) else b""

@@ -8,6 +8,7 @@ A retransmitted request (same TCI as the last one) gets the cached answer, as G.
 from __future__ import annotations
 
 import json
+import struct
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,12 @@ SCENARIO_KEYS: dict[str, type | tuple[type, ...]] = {
     "avc_per_request": int,
     "malformed_every": int,
     "corrupt_trailer_every": int,
+    "frame": str,  # how its baseline messages travel: FRAME_FORMS
+    "stray_failure_masks": int,  # written in the failure masks of every successful Get response
 }
+# baseline size and trailer: an ONT's G-PON OMCC (CRC), XG(S)-PON (MIC), an OLT adapter or BBSim
+# handing over 44 bytes, a tool that drops the trailer.
+FRAME_FORMS = {"48-crc": (48, False), "48-mic": (48, True), "44": (44, False), "40": (40, False)}
 
 
 def check_scenario(scenario: dict[str, Any], origin: str) -> dict[str, Any]:
@@ -79,10 +85,15 @@ def check_scenario(scenario: dict[str, Any], origin: str) -> dict[str, Any]:
             raise ScenarioError(f"{origin}: unknown key {key!r}; known: {', '.join(SCENARIO_KEYS)}")
         if isinstance(value, bool) or not isinstance(value, want):
             raise ScenarioError(f"{origin}: {key} has the wrong type ({type(value).__name__})")
-        if isinstance(value, (int, float)) and not 0 <= value <= 10_000:
+        bounded = isinstance(value, (int, float)) and key != "stray_failure_masks"
+        if bounded and not 0 <= value <= 10_000:
             raise ScenarioError(f"{origin}: {key} must be 0..10000")
     if "late_every" in scenario and "late_delay_s" not in scenario:
         raise ScenarioError(f"{origin}: late_every needs late_delay_s")
+    if scenario.get("frame", "48-crc") not in FRAME_FORMS:
+        raise ScenarioError(f"{origin}: frame must be one of {', '.join(FRAME_FORMS)}")
+    if not 0 <= scenario.get("stray_failure_masks", 0) <= 0xFFFF:
+        raise ScenarioError(f"{origin}: stray_failure_masks must be 0..65535")
     return scenario
 
 
@@ -120,6 +131,47 @@ class Instance:
             mask, data = self.encoded(names)
             entries.append(messages.UploadEntry(self.class_id, self.instance, mask, data))
         return entries
+
+
+EXTENDED_TEST_CONTENTS = 5  # select test, buffer pointer, vendor parameters (G.988 A.3.27)
+
+
+def self_test_result(test: dict[str, Any]) -> bytes:
+    """An ANI-G self-test result as an ONU writes it, from G.988 A.2.27 and clause 9.2.1 (not from
+    the agent's decoder): five (type, value) slots in this order, then the general-purpose
+    buffer pointer; a value the ONU does not measure is written as type 0, value 0.
+      1 power feed voltage, 2s complement, 20 mV
+      3 received optical power, 2s complement dBµW, 0.002 dB  (dBm + 30)
+      5 mean optical launch power, the same
+      9 laser bias current, unsigned, 2 µA
+      12 temperature, 2s complement, 1/256 °C
+    """
+    slots = (
+        (1, test.get("voltage_v"), lambda v: round(v / 0.02), ">h"),
+        (3, test.get("rx_dbm"), lambda v: round((v + 30) / 0.002), ">h"),
+        (5, test.get("tx_dbm"), lambda v: round((v + 30) / 0.002), ">h"),
+        (9, test.get("bias_ma"), lambda v: round(v * 500), ">H"),
+        (12, test.get("temperature_c"), lambda v: round(v * 256), ">h"),
+    )
+    out = b""
+    for kind, value, raw, fmt in slots:
+        out += b"\x00\x00\x00" if value is None else bytes([kind]) + struct.pack(fmt, raw(value))
+    return out + struct.pack(">H", test.get("buffer_pointer", 0))
+
+
+def _pack_extended(entries: list[messages.UploadEntry]) -> list[bytes]:
+    """Extended MIB upload next contents: as many entities per message as fit (G.988 A.3.14)."""
+    packed: list[bytes] = []
+    current = b""
+    for e in entries:
+        item = struct.pack("!HHHH", len(e.values), e.me_class, e.me_instance, e.mask) + e.values
+        if current and len(current) + len(item) > frames.EXTENDED_MAX_CONTENTS:
+            packed.append(current)
+            current = b""
+        current += item
+    if current:
+        packed.append(current)
+    return packed
 
 
 def _key(text: str) -> tuple[int, int]:
@@ -184,11 +236,15 @@ class Emulator:
         if self._last is not None and self._last[0] == req:
             out = self._last[1]  # a retransmission: same answer, do not act twice
         else:
-            out = [frames.encode(m, ik=self.ik, upstream=True) for m in self._answer(req)]
+            out = [self._encode(m) for m in self._answer(req)]
             self._last = (req, out)
         self.answers += 1
         self.seen[req.mt] += 1
         return self._spontaneous() + self._misbehave(out, req)
+
+    def _encode(self, msg: Message) -> bytes:
+        size, mic_trailer = FRAME_FORMS[self.scenario.get("frame", "48-crc")]
+        return frames.encode(msg, ik=self.ik, upstream=True, size=size, mic_trailer=mic_trailer)
 
     def _reboot_now(self) -> bool:
         s = self.scenario
@@ -212,7 +268,7 @@ class Emulator:
         for (cls, inst), numbers in self.alarms.items():
             self.alarm_sequence = self.alarm_sequence % 255 + 1  # 1..255, 0 is never used
             body = messages.alarm_bitmap(numbers) + bytes(3) + bytes([self.alarm_sequence])
-            out.append((0.0, frames.encode(frames.notification(MT.ALARM, cls, inst, body))))
+            out.append((0.0, self._encode(frames.notification(MT.ALARM, cls, inst, body))))
         return out
 
     def _reset(self) -> None:
@@ -235,12 +291,12 @@ class Emulator:
             return [(delay, out[0][:20]), (delay, bytes(junk))]
         if s.get("corrupt_trailer_every") and n % s["corrupt_trailer_every"] == 0:
             bad = bytearray(out[0])
-            bad[-1] ^= 0xFF  # the last byte is CRC (baseline) or MIC (extended)
+            bad[-1] ^= 0xFF  # the last byte is CRC or MIC (baseline 48 bytes, extended)
             out = [bytes(bad), *out[1:]]
         storm = []
         for i in range(s.get("avc_per_request", 0)):
             avc = frames.notification(MT.AVC, 263, 0x8001, bytes([0x00, 0x20, i % 256, 0]))
-            storm.append((delay, frames.encode(avc)))
+            storm.append((delay, self._encode(avc)))
         return [*storm, *((delay, frame) for frame in out)]
 
     # --- what an ONU answers --------------------------------------------------------------------
@@ -262,16 +318,21 @@ class Emulator:
         return handler(req)
 
     def _mib_upload(self, req: Message) -> list[Message]:
-        self._upload = [e for inst in self.instances.values() for e in inst.upload_entries()]
+        entries = [e for inst in self.instances.values() for e in inst.upload_entries()]
+        if req.extended:
+            self._upload = _pack_extended(entries)
+        else:
+            self._upload = [messages.build_upload_next(e) for e in entries]
         return [frames.response(req, messages.sequence(len(self._upload)))]
 
     def _mib_upload_next(self, req: Message) -> list[Message]:
         number = int.from_bytes(req.contents[:2], "big")
         if self._upload is None or number >= len(self._upload):
-            entry = messages.UploadEntry(0, 0, 0, b"")  # nothing to upload: class 0, no data
+            # nothing to upload: class 0, instance 0, no attributes
+            body = bytes(8) if req.extended else bytes(6)
         else:
-            entry = self._upload[number]
-        return [frames.response(req, messages.build_upload_next(entry))]
+            body = self._upload[number]
+        return [frames.response(req, body)]
 
     def _get(self, req: Message) -> list[Message]:
         def fail(result: Result) -> list[Message]:
@@ -297,8 +358,11 @@ class Emulator:
         if not req.extended and len(data) > messages.GET_VALUES_BASELINE:
             return fail(Result.PARAMETER_ERROR)  # the OLT must split its mask
         result = Result.ATTRIBUTE_FAILURE if unsupported else Result.SUCCESS
+        # Some XGS ONUs leave bytes in the failure masks of a successful response.
+        optional = unsupported if unsupported else self.scenario.get("stray_failure_masks", 0)
+        failed = 0 if unsupported else optional
         body = messages.build_get_response(
-            result, mask, data, optional=unsupported, extended=req.extended
+            result, mask, data, optional=optional, failed=failed, extended=req.extended
         )
         return [frames.response(req, body)]
 
@@ -311,12 +375,16 @@ class Emulator:
         inst = self.instances.get((req.me_class, req.me_instance))
         if inst is None or inst.test is None:
             return [frames.response(req, bytes([Result.NOT_SUPPORTED]))]
-        result = messages.OpticalTest(**{f: inst.test.get(f) for f in messages.OpticalTest._fields})
-        body = messages.build_test_result(result)
+        if req.extended and len(req.contents) != EXTENDED_TEST_CONTENTS:
+            return [frames.response(req, bytes([Result.PARAMETER_ERROR]))]
+        body = self_test_result(inst.test)
         return [
             frames.response(req, bytes([Result.SUCCESS])),
-            frames.notification(MT.TEST_RESULT, req.me_class, req.me_instance, body, tci=req.tci),
-        ]
+            frames.notification(
+                MT.TEST_RESULT, req.me_class, req.me_instance, body, tci=req.tci,
+                extended=req.extended,
+            ),
+        ]  # fmt: skip
 
     def _get_all_alarms(self, req: Message) -> list[Message]:
         self._alarm_upload = [key for key, numbers in self.alarms.items() if numbers]

@@ -19,12 +19,9 @@ def simulate(
     *,
     timeout_s: float = 1.0,
     retries: int = 2,
-    extended: bool = False,
     max_steps: int = 100_000,
 ) -> Runner:
-    runner = Runner(
-        procedure, timeout_s=timeout_s, retries=retries, extended=extended, ik=emulator.ik
-    )
+    runner = Runner(procedure, timeout_s=timeout_s, retries=retries, ik=emulator.ik)
     order = itertools.count()  # keeps equal-time frames in the order they were sent
     upstream: list[tuple[float, int, bytes]] = []
     now = 0.0

@@ -19,6 +19,7 @@ from scapy.layers.l2 import Ether
 from agent.ont import frames, messages
 from agent.ont.frames import MT, FrameError, Message
 from agent.ont.layers import OmciBaseline, OmciExtended
+from hil.ont.emulator import self_test_result
 
 
 def _rev8(b: int) -> int:
@@ -138,9 +139,11 @@ HAND_FRAMES = [
     (
         "Test result ANI-G",
         # MT 1B = Test result(27), TCI of the test | type 01 voltage 3.3 V / 20 mV = 165 = 00A5
-        # | 03 rx -18.52 dBm = DBD4 | 05 tx 2.34 dBm / 0.002 = 1170 = 0492
+        # | 03 rx in dBµW: -18.52 dBm + 30 = 11.48 / 0.002 = 5740 = 166C
+        # | 05 tx 2.34 dBm + 30 = 32.34 / 0.002 = 16170 = 3F2A
         # | 09 bias 12.5 mA / 2 µA = 6250 = 186A | 0C temperature 45.5 °C * 256 = 11648 = 2D80
-        baseline("0010 1B 0A 0107 8001 01 00A5 03 DBD4 05 0492 09 186A 0C 2D80" + z(17)),
+        # | general-purpose buffer pointer 0000
+        baseline("0010 1B 0A 0107 8001 01 00A5 03 166C 05 3F2A 09 186A 0C 2D80 0000" + z(15)),
         Message(
             0x10,
             27,
@@ -148,7 +151,7 @@ HAND_FRAMES = [
             False,
             263,
             0x8001,
-            bytes.fromhex("0100A503DBD4050492 09186A0C2D80") + bytes(17),
+            bytes.fromhex("0100A503166C053F2A 09186A0C2D80 0000") + bytes(15),
         ),
     ),
     (
@@ -187,7 +190,7 @@ def test_content_parsers_read_hand_frames() -> None:
     r = messages.parse_get_response(by_name["Get response ONU-G"])
     assert (r.result, r.mask, r.values[:4], r.optional_mask) == (0, 0xC000, b"QIYS", 0)
     assert messages.parse_count(by_name["MIB upload response"]) == 10
-    entry = messages.parse_upload_next(by_name["MIB upload next response ANI-G"])
+    [entry] = messages.parse_upload_next(by_name["MIB upload next response ANI-G"])
     assert (entry.me_class, entry.me_instance, entry.mask) == (263, 0x8001, 0x0070)
     assert messages.parse_alarms_next(by_name["Get all alarms next response"]).alarms == [0]
     alarm = messages.parse_alarm(by_name["Alarm notification"])
@@ -201,14 +204,14 @@ def test_content_parsers_read_hand_frames() -> None:
 def test_builders_give_hand_contents() -> None:
     assert messages.get(0xC000) == bytes.fromhex("C000")
     assert messages.sequence(3) == bytes.fromhex("0003")
-    assert messages.self_test() == b"\x07"
+    assert messages.self_test() == b"\x07" + bytes(4)
     assert messages.reboot() == b"\x00"
     assert messages.get_all_alarms() == b"\x00"
     assert messages.synchronize_time(2026, 11, 29, 6, 40, 0) == bytes.fromhex("07EA0B1D062800")
     assert messages.alarm_bitmap([4, 6])[:1] == b"\x0a"
-    assert messages.build_test_result(messages.OpticalTest(3.3, -18.52, 2.34, 12.5, 45.5)) == (
-        bytes.fromhex("0100A503DBD4050492 09186A0C2D80")
-    )
+    test = {"voltage_v": 3.3, "rx_dbm": -18.52, "tx_dbm": 2.34, "bias_ma": 12.5,
+            "temperature_c": 45.5}  # fmt: skip
+    assert self_test_result(test) == bytes.fromhex("0100A503166C053F2A 09186A0C2D80 0000")
 
 
 def _cmac32(key: bytes, data: bytes) -> bytes:
@@ -250,7 +253,7 @@ def test_extended_get_and_response_with_mic() -> None:
 @pytest.mark.parametrize(
     "mutate,error",
     [
-        (lambda w: w[:47], "48"),
+        (lambda w: w[:47], "expected 40, 44 or 48"),
         (lambda w: w[:3], "truncated"),
         (lambda w: w[:3] + b"\x0c" + w[4:], "device identifier"),
         (lambda w: w[:-1] + bytes([w[-1] ^ 1]), "CRC"),

@@ -17,6 +17,7 @@ from hil.ont.emulator import (
     check_scenario,
     load_scenario,
     scenario_names,
+    self_test_result,
 )
 from hil.ont.wire import simulate
 
@@ -75,9 +76,9 @@ def test_a_timeout_names_the_unusable_answers_it_got() -> None:
     runner.poll(0.5)
     assert runner.error is not None
     assert runner.error.startswith("the ONT did not answer GET of ME 256/0 after 1 tries of 0.5 s")
-    assert runner.error.endswith("; 1 unusable answer(s), the last: baseline CRC is " + (
-        f"{int.from_bytes(good[-4:], 'big') ^ 0xFF:#010x}, computed "
-        f"{int.from_bytes(good[-4:], 'big'):#010x}"
+    assert runner.error.endswith("; 1 unusable answer(s), the last: baseline trailer " + (
+        f"{int.from_bytes(good[-4:], 'big') ^ 0xFF:#010x} is neither the CRC "
+        f"({int.from_bytes(good[-4:], 'big'):#010x}) (no key to check a MIC)"
     ))  # fmt: skip
 
 
@@ -95,7 +96,9 @@ def test_test_waits_for_the_result_message() -> None:
     req = frames.decode(out[0], upstream=False)
     runner.receive(answer(out[0], b"\x00"), 0.1)
     assert not runner.done  # accepted; the result comes separately
-    result = messages.build_test_result(messages.OpticalTest(3.3, -20.0, 2.0, 10.0, 40.0))
+    result = self_test_result(
+        {"voltage_v": 3.3, "rx_dbm": -20.0, "tx_dbm": 2.0, "bias_ma": 10.0, "temperature_c": 40.0}
+    )
     note = frames.notification(MT.TEST_RESULT, 263, 0x8001, result, tci=req.tci)
     runner.receive(frames.encode(note), 0.5)
     assert runner.done and runner.result == messages.OpticalTest(3.3, -20.0, 2.0, 10.0, 40.0)
@@ -142,10 +145,17 @@ def test_hostile_alarm_count_is_refused() -> None:
     assert runner.error == "Get all alarms announces 4097 entries, more than 4096"
 
 
-def test_extended_session_uploads_the_mib_in_baseline_messages() -> None:
-    runner = Runner(procedures.mib_upload(), extended=True, ik=frames.integrity_key())
-    out = runner.start(0.0)
-    assert frames.decode(out[0], upstream=False).extended is False
+def test_extended_mib_upload_packs_several_entities_per_message() -> None:
+    emulator = Emulator()
+    runner = simulate(procedures.mib_upload(extended=True), emulator)
+    baseline = simulate(procedures.mib_upload(), Emulator())
+    assert runner.error is None
+    # a vendor entity is kept raw: baseline pads it to 26 bytes, extended says its length
+    assert runner.result.pop((65300, 0)) == {"raw": "0102030405"}
+    assert baseline.result.pop((65300, 0))["raw"] == "0102030405" + "00" * 21
+    assert runner.result == baseline.result
+    # 12 instances in 14 baseline entries fit one extended message
+    assert emulator.seen[MT.MIB_UPLOAD_NEXT] == 1 < baseline.stats.sent - 1
 
 
 def test_tcis_skip_zero_and_the_priority_bit() -> None:
@@ -196,12 +206,12 @@ def test_rebooting_ont_restarts_the_mib_upload() -> None:
 def test_an_ont_that_stays_silent_fails_the_poll() -> None:
     scenario = {"reboot_after_requests": 0, "silent_requests": 100}
     runner = simulate(procedures.poll(), Emulator(scenario=scenario), timeout_s=0.2, retries=2)
-    assert runner.error == "the ONT did not answer MIB_UPLOAD of ME 2/0 after 3 tries of 0.2 s"
+    assert runner.error == "the ONT did not answer GET of ME 257/0 after 3 tries of 0.2 s"
 
 
 def test_extended_messages_end_to_end() -> None:
     emulator = Emulator()
-    runner = simulate(procedures.poll(extended=True), emulator, extended=True)
+    runner = simulate(procedures.poll(extended=True), emulator)
     assert runner.error is None
     assert runner.result["serial_number"] == "QIYS0001A2B3"
     # extended Gets are never split: one Get for the three ONU-G attributes
@@ -227,3 +237,46 @@ def test_a_bad_mib_fails_at_load_naming_the_entity() -> None:
     mib = {"entities": [{"class": 263, "instance": 1, "attributes": {"optical_signal_level": 99}}]}
     with pytest.raises(ScenarioError, match="MIB entity 263/1"):
         Emulator(mib)
+
+
+def test_autonomous_messages_need_tci_0_and_tci_0_is_only_theirs() -> None:
+    runner = Runner(one_get())
+    out = runner.start(0.0)
+    avc = frames.notification(MT.AVC, 263, 0x8001, b"\x00\x40\xdb\xd4")
+    runner.receive(frames.encode(avc._replace(tci=5)), 0.1)
+    assert runner.drops[-1] == "autonomous message type 17 with TCI 5, not 0"
+    runner.receive(answer(out[0], b"\x00", tci=0), 0.2)
+    assert runner.drops[-1] == "message type 9 with TCI 0, which only AVC and alarms use"
+    assert runner.stats.notifications == 0 and not runner.done
+
+
+def test_failure_masks_count_only_with_result_9() -> None:
+    # An XGS ONU answering success with 0xFFFF in both mask fields: the values still stand.
+    runner = Runner(one_get())
+    out = runner.start(0.0)
+    body = messages.build_get_response(0, 0x8000, b"QIYS", 0xFFFF, 0xFFFF, extended=False)
+    runner.receive(answer(out[0], body), 0.1)
+    assert runner.result == {"vendor_id": "QIYS"}
+    # with result 9 the same masks do mean "not supported / failed"
+    runner = Runner(one_get())
+    out = runner.start(0.0)
+    body = messages.build_get_response(9, 0x8000, b"QIYS", 0x8000, 0, extended=False)
+    runner.receive(answer(out[0], body), 0.1)
+    assert runner.result == {}
+
+
+def test_an_extended_test_request_carries_5_bytes() -> None:
+    runner = Runner(procedures.optical_test(0x8001, extended=True), ik=frames.integrity_key())
+    [wire] = runner.start(0.0)
+    req = frames.decode(wire, ik=frames.integrity_key(), upstream=False)
+    assert (req.extended, req.contents) == (True, bytes.fromhex("0700000000"))
+
+
+@pytest.mark.parametrize("version,extended", [(0xA3, False), (0xB4, True), (0x96, True),
+                                              (0x42, False)])  # fmt: skip
+def test_the_message_set_follows_the_omcc_version(version: int, extended: bool) -> None:
+    emulator = Emulator(scenario={"attributes": {"257/0": {"omcc_version": version}}})
+    runner = simulate(procedures.poll(), emulator)
+    assert runner.error is None
+    assert (runner.result["omcc_version"], runner.result["extended"]) == (version, extended)
+    ont_expectations.check("healthy", runner.result)

@@ -83,7 +83,7 @@ def test_no_ont_answering_exits_1_with_the_reason() -> None:
     done = qiyas("ont", "info", "--transport", "udp://127.0.0.1:9", "--json", "--timeout", "0.1")
     assert done.returncode == 1
     assert json.loads(done.stdout) == {
-        "error": "the ONT did not answer MIB_UPLOAD of ME 2/0 after 3 tries of 0.1 s"
+        "error": "the ONT did not answer GET of ME 257/0 after 3 tries of 0.1 s"
     }
     assert "Traceback" not in done.stderr
 

@@ -34,7 +34,7 @@ def link() -> Iterator[ShapedLink]:
 
 
 async def _poll_over_veth(
-    link: ShapedLink, emulator: Emulator, *, extended: bool = False
+    link: ShapedLink, emulator: Emulator, *, extended: bool | None = None
 ) -> tuple[dict[str, Any], driver.Runner]:
     server = OntServer(emulator)
     server.start_eth(link.call("b", open_packet_socket, link.iface))
@@ -45,7 +45,6 @@ async def _poll_over_veth(
             transport,
             timeout_s=0.2,
             retries=3,
-            extended=extended,
             ik=frames.integrity_key(),
         )
     finally:

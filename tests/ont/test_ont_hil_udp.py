@@ -35,4 +35,23 @@ async def test_extended_messages_over_udp() -> None:
     finally:
         server.close()
     ont_expectations.check("healthy", reading)
-    assert server.emulator.seen[9] == 3 + 2  # ONU-G, ONU2-G, ANI-G, 2 software images: unsplit
+    # ONU2-G (baseline, before the choice), then ONU-G, ANI-G, 2 software images: unsplit
+    assert server.emulator.seen[9] == 1 + 4
+
+
+@pytest.mark.parametrize("frame", ["44", "40", "48-mic"])
+async def test_a_peer_sending_other_frame_sizes_gives_the_same_snapshot(frame: str) -> None:
+    # OLT adapters and BBSim hand over 44-byte baseline messages (no CRC/MIC), XG(S)-PON puts a
+    # MIC where G-PON has the CRC: the reading must not depend on it.
+    readings = []
+    for scenario in ({}, {"frame": frame}):
+        server = OntServer(Emulator(scenario=scenario))
+        url = await server.start("udp://127.0.0.1:0")
+        try:
+            reading, runner = await poll_ont(url, timeout_s=0.5, retries=2)
+        finally:
+            server.close()
+        assert runner.stats.dropped == 0
+        readings.append(reading)
+    assert readings[0] == readings[1]
+    ont_expectations.check("healthy", readings[1])

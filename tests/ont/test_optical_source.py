@@ -125,9 +125,9 @@ async def test_a_wrong_session_key_is_named_in_the_failure() -> None:
     )
     source = make(parse(CONFIG + config), board(None))
     try:
-        with pytest.raises(OmciError, match="did not answer GET of ME 256/0"):
+        with pytest.raises(OmciError, match="did not answer MIB_UPLOAD of ME 2/0"):
             await source.measure(LinkState())
     finally:
         server.close()
-    # the MIB upload (baseline) went through; the first extended Get failed the ONT's MIC check
+    # the ONU2-G Get (baseline, CRC) went through; the extended MIB upload failed the MIC check
     assert server.emulator.rejected == 1
