@@ -29,6 +29,24 @@ def _z(n: int) -> str:
     return ZEROS * n
 
 
+def _twins(
+    name: str,
+    tests: tuple[str, str],  # path :: function of the baseline and of the extended frame
+    hexes: tuple[str, str],
+    header: dict[str, Any],
+    asserted: dict[str, Any],
+    ours: dict[str, Any],
+) -> list[Frame]:
+    """A baseline frame and its extended twin, for which the reference asserts the same values."""
+    return [
+        Frame(label, f"{LIB} {test}", raw, {**header, "extended": extended}, asserted, ours)
+        for label, test, raw, extended in (
+            (name, tests[0], hexes[0], False),
+            (f"Extended {name[0].lower()}{name[1:]}", tests[1], hexes[1], True),
+        )
+    ]
+
+
 # omci-lib-go get_test.go TestExtendedGetResponseDecode builds its frame from this attribute list
 # (ONU2-G, mask 0xfffc); the bytes are concatenated exactly as the test does.
 _ONU2G_ATTRIBUTES = (
@@ -49,6 +67,7 @@ _ONU2G_ATTRIBUTES = (
 )
 _PQ_ME = "01123443215678876501010000FFBB011234000000006789"  # mibupload_test.go, priority queue
 _THREE = ("0000", "0001", "0002")  # its three instances
+_OLS_RESULT = "010034" + "030067" + "050091" + "090034" + "0c0067" + "8901"  # test_test.go
 
 CORPUS: list[Frame] = [
     Frame(
@@ -238,51 +257,45 @@ CORPUS: list[Frame] = [
         {"NumberOfCommands": 3},
         {"count": 3},
     ),
-    Frame(
+    *_twins(
         "Get all alarms next response",
-        f"{LIB} alarms_test.go :: TestGetAllAlarmsNextResponseSerialize",
-        "02342c0a00020000000b01028000000000000000000000000000000000000000000000000000000000000028",
-        {"tci": 0x0234, "mt": 12, "me_class": 2, "me_instance": 0, "extended": False},
+        (
+            "alarms_test.go :: TestGetAllAlarmsNextResponseSerialize",
+            "alarms_test.go :: TestGetAllAlarmsNextResponseDecodeExtended",
+        ),
+        (
+            "02342c0a00020000000b01028000000000000000000000000000000000000000000000000000000000000028",
+            "02342c0b000200000020000b010280000000000000000000000000000000000000000000000000000000",
+        ),
+        {"tci": 0x0234, "mt": 12, "me_class": 2, "me_instance": 0},
         {"AlarmEntityClass": 11, "AlarmEntityInstance": 0x102, "AlarmBitMap[0]": 0x80},
         {"alarm_entry": (11, 0x102, [0])},
     ),
-    Frame(
-        "Extended get all alarms next response",
-        f"{LIB} alarms_test.go :: TestGetAllAlarmsNextResponseDecodeExtended",
-        "02342c0b000200000020000b010280000000000000000000000000000000000000000000000000000000",
-        {"tci": 0x0234, "mt": 12, "me_class": 2, "me_instance": 0, "extended": True},
-        {"AlarmEntityClass": 11, "AlarmEntityInstance": 0x102, "AlarmBitMap[0]": 0x80},
-        {"alarm_entry": (11, 0x102, [0])},
-    ),
-    Frame(
+    *_twins(
         "Alarm notification PPTP Ethernet UNI",
-        f"{LIB} alarms_test.go :: TestAlarmNotificationDecode",
-        "0000100a000b0104800000000000000000000000000000000000000000000000000000000000000500000028",
-        {"tci": 0, "mt": 16, "me_class": 11, "me_instance": 0x104, "extended": False},
+        (
+            "alarms_test.go :: TestAlarmNotificationDecode",
+            "alarms_test.go :: TestExtendedAlarmNotificationDecode",
+        ),
+        (
+            "0000100a000b0104800000000000000000000000000000000000000000000000000000000000000500000028",
+            "0000100b000b0104001d8000000000000000000000000000000000000000000000000000000005",
+        ),
+        {"tci": 0, "mt": 16, "me_class": 11, "me_instance": 0x104},
         {"AlarmBitmap[0]": 0x80, "AlarmSequenceNumber": 5},
         {"alarm": ([0], 5)},
     ),
-    Frame(
-        "Extended alarm notification",
-        f"{LIB} alarms_test.go :: TestExtendedAlarmNotificationDecode",
-        "0000100b000b0104001d8000000000000000000000000000000000000000000000000000000005",
-        {"tci": 0, "mt": 16, "me_class": 11, "me_instance": 0x104, "extended": True},
-        {"AlarmBitmap[0]": 0x80, "AlarmSequenceNumber": 5},
-        {"alarm": ([0], 5)},
-    ),
-    Frame(
+    *_twins(
         "AVC software image version",
-        f"{LIB} avc_test.go :: TestAttributeValueChangeDecode",
-        "0000110a0007000080004d4c2d33363236000000000000000000000000000000000000000000000000000028",
-        {"tci": 0, "mt": 17, "me_class": 7, "me_instance": 0, "extended": False},
-        {"AttributeMask": 0x8000, "Version": "ML-3626"},
-        {"avc": (0x8000, {"version": "ML-3626"})},
-    ),
-    Frame(
-        "Extended AVC software image version",
-        f"{LIB} avc_test.go :: TestExtendedAttributeValueChangeDecode",
-        "0000110b00070000001080004d4c2d3336323600000000000000",
-        {"tci": 0, "mt": 17, "me_class": 7, "me_instance": 0, "extended": True},
+        (
+            "avc_test.go :: TestAttributeValueChangeDecode",
+            "avc_test.go :: TestExtendedAttributeValueChangeDecode",
+        ),
+        (
+            "0000110a0007000080004d4c2d33363236000000000000000000000000000000000000000000000000000028",
+            "0000110b00070000001080004d4c2d3336323600000000000000",
+        ),
+        {"tci": 0, "mt": 17, "me_class": 7, "me_instance": 0},
         {"AttributeMask": 0x8000, "Version": "ML-3626"},
         {"avc": (0x8000, {"version": "ML-3626"})},
     ),
@@ -294,11 +307,17 @@ CORPUS: list[Frame] = [
         {"Result": 0},
         {"result": 0},
     ),
-    Frame(
+    *_twins(
         "Optical line supervision test result",
-        f"{LIB} test_test.go :: TestOpticalLineSupervisionTestResultDecode",
-        "00001b0a01078001" + "010034030067050091090034" + "0c0067" + "8901" + _z(15) + "00000028",
-        {"tci": 0, "mt": 27, "me_class": 263, "me_instance": 0x8001, "extended": False},
+        (
+            "test_test.go :: TestOpticalLineSupervisionTestResultDecode",
+            "test_test.go :: TestExtendedOpticalLineSupervisionTestResultDecode",
+        ),
+        (
+            "00001b0a01078001" + _OLS_RESULT + _z(15) + "00000028",
+            "00001b0b01078001" + "0011" + _OLS_RESULT,
+        ),
+        {"tci": 0, "mt": 27, "me_class": 263, "me_instance": 0x8001},
         {
             "PowerFeedVoltage": 0x34,
             "ReceivedOpticalPower": 0x67,
@@ -309,21 +328,6 @@ CORPUS: list[Frame] = [
         },
         # in the units voltha-openonu-adapter-go reports (omci_self_test_handler.go):
         # 0x34 × 0.02 V; 0x67 × 0.002 − 30 dBm; 0x91 × 0.002 − 30 dBm; 0x34 × 2 µA; 0x67 / 256 °C
-        {"test": (1.04, -29.794, -29.71, 0.104, 0.402)},
-    ),
-    Frame(
-        "Extended optical line supervision test result",
-        f"{LIB} test_test.go :: TestExtendedOpticalLineSupervisionTestResultDecode",
-        "00001b0b01078001" + "0011" + "010034030067050091090034" + "0c0067" + "8901",
-        {"tci": 0, "mt": 27, "me_class": 263, "me_instance": 0x8001, "extended": True},
-        {
-            "PowerFeedVoltage": 0x34,
-            "ReceivedOpticalPower": 0x67,
-            "MeanOpticalLaunch": 0x91,
-            "LaserBiasCurrent": 0x34,
-            "Temperature": 0x67,
-            "GeneralPurposeBuffer": 0x8901,
-        },
         {"test": (1.04, -29.794, -29.71, 0.104, 0.402)},
     ),
     Frame(
