@@ -4,12 +4,16 @@ A record is a CBOR map with small integer keys; `values` and `context` are maps 
 carry their unit as a suffix (`_ms`, `_mbps`, `_dbm`, `_db`, `_s`, `_c`, `_ma`, `_v`, `_bytes`),
 so a unit is fixed by the schema, never by the data. A value that was not measured is absent or
 null, never 0.
+
+The schema grows by versions (record.cddl states what each adds). A version adds outer fields and
+kinds and never changes or removes those of an earlier one; the agent writes SCHEMA_VERSION, a
+decoder accepts every version in VERSIONS, and within a version an unknown field or kind is refused.
 """
 
 from agent.core import cbor
 from agent.core.errors import InvalidInput
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 K_VERSION = 1
 K_PROBE = 2
@@ -21,8 +25,12 @@ K_KIND = 7
 K_VALUES = 8
 K_CONTEXT = 9
 K_VERSIONS = 10
-
-KINDS = ("health", "status", "radio", "optical", "latency", "capacity", "dns")
+# Added by version 2 (issue 17): when the test ran, its verdict, the link around it, its queueing.
+K_STARTED = 11
+K_DURATION = 12
+K_VALIDITY = 13
+K_LINK = 14
+K_QUEUE = 15
 
 # Subscriber identities never leave the device (privacy); IMEI is for provisioning only.
 FORBIDDEN_KEYS = ("imsi", "iccid", "msisdn", "phone", "phone_number", "imei")
@@ -45,8 +53,59 @@ NAMES = {
     K_VALUES: "values",
     K_CONTEXT: "context",
     K_VERSIONS: "versions",
+    K_STARTED: "started_ms",
+    K_DURATION: "duration_ms",
+    K_VALIDITY: "validity",
+    K_LINK: "link",
+    K_QUEUE: "queue",
 }
 _REQUIRED = (K_VERSION, K_PROBE, K_EPOCH, K_SEQ, K_TIME, K_SYNCED, K_KIND, K_VALUES, K_VERSIONS)
+
+# What each version adds: (outer field keys, kinds). Version N accepts everything of 1..N.
+# To add a field or kind, append it to the newest version here and in record.cddl (see COORD.md);
+# a version already in the field is never edited.
+VERSIONS = {
+    1: (
+        (
+            K_VERSION,
+            K_PROBE,
+            K_EPOCH,
+            K_SEQ,
+            K_TIME,
+            K_SYNCED,
+            K_KIND,
+            K_VALUES,
+            K_CONTEXT,
+            K_VERSIONS,
+        ),
+        ("health", "status", "radio", "optical", "latency", "capacity", "dns"),
+    ),
+    2: (
+        (K_STARTED, K_DURATION, K_VALIDITY, K_LINK, K_QUEUE),
+        (),
+    ),
+}
+VERDICTS = ("valid", "flagged")
+
+
+def _accepted(version):
+    """(field keys, kinds) a record of this version may carry."""
+    keys = []  # type: list[int]
+    kinds = []  # type: list[str]
+    for number in sorted(VERSIONS):
+        if number > version:
+            break
+        keys.extend(VERSIONS[number][0])
+        kinds.extend(VERSIONS[number][1])
+    return keys, kinds
+
+
+_ACCEPTED = dict((number, _accepted(number)) for number in VERSIONS)
+# Every kind any known version carries (query parameters, dashboards).
+KINDS = tuple(_ACCEPTED[SCHEMA_VERSION][1])
+
+
+_KEYS = dict((name, key) for key, name in NAMES.items())
 
 
 class RecordError(InvalidInput):
@@ -107,11 +166,14 @@ def check(fields):
     for key in _REQUIRED:
         if key not in fields:
             raise RecordError("missing field %s" % NAMES[key])
+    version = fields[K_VERSION]
+    if not _is_int(version) or version not in VERSIONS:
+        known = ", ".join(str(number) for number in sorted(VERSIONS))
+        raise RecordError("schema version %r is not one of %s" % (version, known))
+    keys, kinds = _ACCEPTED[version]
     for key in fields:
-        if key not in NAMES:
-            raise RecordError("unknown field %r" % (key,))
-    if fields[K_VERSION] != SCHEMA_VERSION:
-        raise RecordError("schema version %r is not %d" % (fields[K_VERSION], SCHEMA_VERSION))
+        if key not in keys:
+            raise RecordError("unknown field %r in schema version %d" % (key, version))
     if not valid_probe_id(fields[K_PROBE]):
         raise RecordError("probe id must be 1..64 of letters, digits, '.', '_', '-'")
     _check_uint("epoch", fields[K_EPOCH], 0xFFFFFFFF)
@@ -120,8 +182,11 @@ def check(fields):
         raise RecordError("time_ms must be an integer")
     if not isinstance(fields[K_SYNCED], bool):
         raise RecordError("synced must be true or false")
-    if fields[K_KIND] not in KINDS:
-        raise RecordError("kind %r is not one of %s" % (fields[K_KIND], ", ".join(KINDS)))
+    if fields[K_KIND] not in kinds:
+        raise RecordError(
+            "kind %r is not one of %s (schema version %d)"
+            % (fields[K_KIND], ", ".join(kinds), version)
+        )
     if not isinstance(fields[K_VALUES], dict):
         raise RecordError("values must be a map")
     _check_tree("values", fields[K_VALUES], 1)
@@ -137,13 +202,42 @@ def check(fields):
         if not isinstance(versions.get(name), str):
             raise RecordError("versions.%s must be text" % name)
     _check_tree("versions", versions, 1)
+    _check_v2(fields)
 
 
-def encode(probe, epoch, seq, time_ms, synced, kind, values, versions, context=None):
-    # type: (str, int, int, int, bool, str, dict, dict, dict | None) -> bytes
-    """Build and check a record payload; returns its deterministic CBOR bytes."""
+def _check_v2(fields):
+    if K_STARTED in fields and not _is_int(fields[K_STARTED]):
+        raise RecordError("started_ms must be an integer")
+    if K_DURATION in fields:
+        _check_uint("duration_ms", fields[K_DURATION], 0xFFFFFFFF)
+    validity = fields.get(K_VALIDITY)
+    if validity is not None:
+        if not isinstance(validity, dict) or validity.get("verdict") not in VERDICTS:
+            raise RecordError("validity.verdict must be one of %s" % ", ".join(VERDICTS))
+        reasons = validity.get("reasons")
+        if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+            raise RecordError("validity.reasons must be a list of texts")
+        if (validity["verdict"] == "flagged") != bool(reasons):
+            raise RecordError("validity is flagged exactly when it names reasons")
+        _check_tree("validity", validity, 1)
+    for key in (K_LINK, K_QUEUE):
+        if key in fields:
+            if not isinstance(fields[key], dict):
+                raise RecordError("%s must be a map" % NAMES[key])
+            _check_tree(NAMES[key], fields[key], 1)
+
+
+def encode(
+    probe, epoch, seq, time_ms, synced, kind, values, versions, context=None, extra=None, version=0
+):
+    # type: (str, int, int, int, bool, str, dict, dict, dict | None, dict | None, int) -> bytes
+    """Build and check a record payload; returns its deterministic CBOR bytes.
+
+    extra: further outer fields by name (`started_ms`, `validity`, ...), None ones left out.
+    version: the schema version to write, SCHEMA_VERSION unless 0 (older ones for tests and tools).
+    """
     fields = {
-        K_VERSION: SCHEMA_VERSION,
+        K_VERSION: version or SCHEMA_VERSION,
         K_PROBE: probe,
         K_EPOCH: epoch,
         K_SEQ: seq,
@@ -155,6 +249,13 @@ def encode(probe, epoch, seq, time_ms, synced, kind, values, versions, context=N
     }
     if context:
         fields[K_CONTEXT] = context
+    if extra:
+        for name, value in extra.items():
+            key = _KEYS.get(name)
+            if key is None or key in _REQUIRED or key == K_CONTEXT:
+                raise RecordError("unknown field %r" % (name,))
+            if value is not None:
+                fields[key] = value
     check(fields)
     raw = cbor.dumps(fields)
     if len(raw) > MAX_PAYLOAD:

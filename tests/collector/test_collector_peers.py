@@ -141,8 +141,37 @@ def test_pycddl_validates_our_records_against_our_cddl() -> None:
         probe.payload(2, kind="status", values={"event": "birth"}),
         probe.payload(3, context={"radio": {"rsrp_dbm": -95, "cell": "604-00-1234"}}),
     ]
+    # Every schema version: a frozen version-1 payload, and version 2 with all its added fields.
+    v1_path = Path(__file__).parents[1] / "core/vectors/record-v1-capacity.json"
+    v1 = json.loads(v1_path.read_text())
+    payloads.append(bytes.fromhex(v1["payload_hex"]))
+    payloads.append(
+        record.encode(
+            probe.probe,
+            1,
+            4,
+            v1["time_ms"],
+            True,
+            "capacity",
+            v1["values"],
+            v1["versions"],
+            v1["context"],
+            extra={
+                "started_ms": v1["time_ms"] - 15_000,
+                "duration_ms": 14_000,
+                "validity": {"verdict": "flagged", "reasons": ["link-change"]},
+                "link": {"before": {"time_ms": 1, "radio": {}}, "after": {"time_ms": 2}},
+                "queue": {"wait_ms": 300, "attempt": 2, "retry_reason": "cross-traffic"},
+            },
+        )
+    )
     for payload in payloads:
         schema.validate_cbor(payload)
+    v1_with_v2_field = cbor.loads(payloads[3])
+    assert isinstance(v1_with_v2_field, dict)
+    v1_with_v2_field[record.K_STARTED] = 1
+    with pytest.raises(pycddl.ValidationError):
+        schema.validate_cbor(cbor.dumps(v1_with_v2_field))
     missing_seq = cbor.loads(payloads[0])
     assert isinstance(missing_seq, dict)
     del missing_seq[record.K_SEQ]

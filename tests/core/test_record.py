@@ -3,6 +3,8 @@
 Runs under CPython (pytest) and MicroPython (tests/mpy/run.mjs).
 """
 
+import json
+
 from agent.core import cbor, record
 
 VERSIONS = {"agent": "0.1.0", "board": "lilygo-t-sim7600", "firmware": "mpy-1.27"}
@@ -144,8 +146,10 @@ def test_decode_rejects_what_encode_would_not_make():
     unknown[99] = 0
     _decode_rejects(unknown, "unknown field 99")
     wrong_version = dict(fields)
-    wrong_version[record.K_VERSION] = 2
-    _decode_rejects(wrong_version, "schema version 2")
+    wrong_version[record.K_VERSION] = 99
+    _decode_rejects(wrong_version, "schema version 99 is not one of 1, 2")
+    wrong_version[record.K_VERSION] = True
+    _decode_rejects(wrong_version, "schema version True")
     try:
         record.decode(b"\xa1\x01")
     except record.RecordError as exc:
@@ -158,3 +162,98 @@ def test_decode_rejects_what_encode_would_not_make():
         assert "tag 1" in str(exc)
     else:
         raise AssertionError("a tagged payload was decoded")
+
+
+# A version-1 payload as the agents in the field make it (the vector names the code that made it).
+V1_PATH = __file__.rsplit("/", 1)[0] + "/vectors/record-v1-capacity.json"
+
+
+def _v1():
+    with open(V1_PATH) as f:
+        return json.load(f)
+
+
+V2_FIELDS = {
+    "started_ms": 1764399990000,
+    "duration_ms": 10000,
+    "validity": {"verdict": "flagged", "reasons": ["link-change"]},
+    "link": {"before": {"time_ms": 1764399989000}, "after": {"time_ms": 1764400000500}},
+    "queue": {"wait_ms": 1200, "attempt": 1},
+}
+
+
+def test_a_version_1_record_from_the_field_still_decodes():
+    v1 = _v1()
+    rec = record.decode(bytes.fromhex(v1["payload_hex"]))
+    assert rec["v"] == 1
+    for name in ("probe", "epoch", "seq", "time_ms", "synced", "kind", "values", "context"):
+        assert rec[name] == v1[name], name
+    # Today's encoder asked for version 1 writes the very same bytes.
+    again = record.encode(
+        v1["probe"],
+        v1["epoch"],
+        v1["seq"],
+        v1["time_ms"],
+        v1["synced"],
+        v1["kind"],
+        v1["values"],
+        v1["versions"],
+        v1["context"],
+        version=1,
+    )
+    assert again == bytes.fromhex(v1["payload_hex"])
+
+
+def test_the_agent_writes_the_newest_version_with_its_added_fields():
+    assert max(record.VERSIONS) == record.SCHEMA_VERSION
+    rec = record.decode(record.encode(extra=V2_FIELDS, **_good(kind="capacity")))
+    assert rec["v"] == record.SCHEMA_VERSION
+    for name in V2_FIELDS:
+        assert rec[name] == V2_FIELDS[name], name
+    fields = cbor.loads(record.encode(extra={"started_ms": 1, "duration_ms": None}, **_good()))
+    assert record.K_STARTED in fields and record.K_DURATION not in fields
+
+
+def test_strictness_stays_within_each_version():
+    v1 = cbor.loads(bytes.fromhex(_v1()["payload_hex"]))
+    for key in (record.K_STARTED, record.K_VALIDITY, record.K_QUEUE):
+        later = dict(v1)
+        later[key] = 1
+        _decode_rejects(later, "unknown field %d in schema version 1" % key)
+    v2 = cbor.loads(record.encode(extra=V2_FIELDS, **_good(kind="capacity")))
+    v2[99] = 0
+    _decode_rejects(v2, "unknown field 99 in schema version 2")
+    _rejected("kind 'speed' is not one of", kind="speed")
+    try:
+        record.encode(extra={"context": {}}, **_good())
+    except record.RecordError as exc:
+        assert "unknown field 'context'" in str(exc)
+    else:
+        raise AssertionError("extra may not replace a version-1 field")
+    try:
+        record.encode(extra={"speed": 1}, **_good())
+    except record.RecordError as exc:
+        assert "unknown field 'speed'" in str(exc)
+    else:
+        raise AssertionError("an unknown extra field was encoded")
+
+
+def test_version_2_fields_are_checked():
+    def rejected(text, **extra):
+        try:
+            record.encode(extra=extra, **_good())
+        except record.RecordError as exc:
+            assert text in str(exc), "%r does not say %r" % (str(exc), text)
+            return
+        raise AssertionError("accepted %r" % (extra,))
+
+    rejected("started_ms must be an integer", started_ms=1.5)
+    rejected("duration_ms must be", duration_ms=-1)
+    rejected("validity.verdict must be", validity={"verdict": "ok", "reasons": []})
+    rejected("validity.reasons must be", validity={"verdict": "valid"})
+    rejected("validity.reasons must be", validity={"verdict": "flagged", "reasons": [1]})
+    rejected("flagged exactly when", validity={"verdict": "valid", "reasons": ["unstable"]})
+    rejected("flagged exactly when", validity={"verdict": "flagged", "reasons": []})
+    rejected("link must be a map", link=[1])
+    rejected("queue must be a map", queue=3)
+    rejected("subscriber identity", link={"before": {"imsi": "x"}})
