@@ -6,7 +6,9 @@ duration_s = 10           # per capacity direction, 2..30
 streams = 4               # TCP streams, 1..16
 stamp_count = 50          # STAMP packets per latency test, 1..1000
 stamp_interval_ms = 20    # 5..1000
-dns_targets = ["example.net"]
+dns_targets = ["example.net"]  # each: getaddrinfo (what applications see) and a direct query
+dns_resolver = "192.0.2.53"     # where direct queries go (default: resolv.conf's first nameserver)
+dns_cache_bust_zone = "bust.example.net"  # a zone we answer for: fresh names, a miss then a hit
 tcp_targets = ["example.net:443"]
 cross_traffic_kbps = 0    # >0: skip a capacity test while the household uses more than this
 interface = "wan0"        # whose counters tell the household's traffic (needed for the above)
@@ -44,6 +46,16 @@ class ProbeSettings:
         self.stamp_count = int(self._number(table, "stamp_count", 50, 1, 1000, True))
         self.stamp_interval_s = self._number(table, "stamp_interval_ms", 20, 5, 1000) / 1000
         self.dns_targets = [self._name("dns_targets", t) for t in self._list(table, "dns_targets")]
+        resolver = table.get("dns_resolver")
+        if resolver is not None and not isinstance(resolver, str):
+            raise self.error("dns_resolver", "must be a text HOST[:PORT]")
+        self.dns_resolver = (
+            None if resolver is None else self._endpoint("dns_resolver", resolver, port=53)
+        )
+        zone = table.get("dns_cache_bust_zone")
+        if zone is not None and not isinstance(zone, str):
+            raise self.error("dns_cache_bust_zone", "must be a domain name")
+        self.dns_cache_bust_zone = None if zone is None else self._name("dns_cache_bust_zone", zone)
         self.tcp_targets = [
             self._endpoint("tcp_targets", t, need_port=True)
             for t in self._list(table, "tcp_targets")
@@ -70,9 +82,11 @@ class ProbeSettings:
                 raise self.error(key, f"has {item!r}, which is not a text")
         return value
 
-    def _endpoint(self, key: str, text: str, need_port: bool = False) -> Endpoint:
+    def _endpoint(
+        self, key: str, text: str, need_port: bool = False, port: int = DEFAULT_PORT
+    ) -> Endpoint:
         try:
-            ep = parse_endpoint(text, default_port=0 if need_port else DEFAULT_PORT)
+            ep = parse_endpoint(text, default_port=0 if need_port else port)
         except ValueError as exc:
             raise self.error(key, f"has {exc}") from None
         if ep.port == 0:
@@ -199,7 +213,8 @@ class CapacitySource:
 
 
 class DnsSource:
-    """Resolution time of each dns target and TCP connect time of each tcp target."""
+    """Per dns target: the system resolver's time and a direct query's; a cache miss and hit
+    under the cache-busting zone; TCP connect time of each tcp target."""
 
     def __init__(self, settings: ProbeSettings) -> None:
         if not settings.dns_targets and not settings.tcp_targets:
@@ -207,7 +222,22 @@ class DnsSource:
         self.settings = settings
 
     async def measure(self, link: LinkState) -> list[Measurement]:
-        out = [Measurement("dns", await dns.resolve_time(t)) for t in self.settings.dns_targets]
+        s = self.settings
+        out = []
+        resolver = s.dns_resolver
+        if resolver is None:
+            system = dns.system_resolver()
+            resolver = None if system is None else Endpoint(system, dns.DNS_PORT)
+        for target in s.dns_targets:
+            out.append(Measurement("dns", await dns.resolve_time(target)))
+            if resolver is None:
+                values = {"target": target, "error": "no resolver configured or in resolv.conf"}
+                out.append(Measurement("dns", values))
+            else:
+                out.append(Measurement("dns", await dns.query_time(resolver, target)))
+        if resolver is not None and s.dns_cache_bust_zone:
+            for values in await dns.cache_miss_and_hit(resolver, s.dns_cache_bust_zone):
+                out.append(Measurement("dns", values))
         out += [Measurement("dns", await dns.connect_time(t)) for t in self.settings.tcp_targets]
         return out
 
