@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,14 +60,54 @@ def make_records(n: int) -> tuple[list[SigningProbe], list[tuple[str, bytes]]]:
     return probes, msgs
 
 
-def verify_rate(msgs: list[tuple[str, bytes]], keys: dict[bytes, bytes]) -> float:
+def verify_rate(msgs: list[tuple[str, bytes]], keys: dict[bytes, bytes]) -> tuple[float, float]:
+    """(signatures per wall-clock second, CPU seconds of this process per signature)."""
     parsed = [cose.parse_sign1(raw) for _, raw in msgs]
     loaded = {kid: Ed25519PublicKey.from_public_bytes(pk) for kid, pk in keys.items()}
     work = [(loaded[m.kid], m.signature, m.to_be_signed()) for m in parsed]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for key, sig, data in work:
         key.verify(sig, data)
-    return len(work) / (time.perf_counter() - start)
+    cpu = time.process_time() - cpu_start
+    return len(work) / (time.perf_counter() - start), cpu / len(work)
+
+
+def _stat(pid: int) -> list[str]:
+    # proc(5): the fields after the command name, which may itself hold spaces and parentheses.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds so far of the processes pids and their descendants, all threads."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError):
+                continue  # it ended meanwhile
+    tree, frontier = set(pids), list(pids)
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    ticks = 0
+    for pid in tree:
+        try:
+            fields = _stat(pid)
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (proc(5): stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
 
 
 class AckCounter:
@@ -81,7 +122,9 @@ class AckCounter:
             self.done.set()
 
 
-def start_collectors(broker: Mosquitto, db: str, k: int, workdir: Path, stack: ExitStack) -> None:
+def start_collectors(
+    broker: Mosquitto, db: str, k: int, workdir: Path, stack: ExitStack
+) -> list[int]:
     logs = []
     for i in range(k):
         log = workdir / f"collector-{i}.log"
@@ -102,15 +145,25 @@ def start_collectors(broker: Mosquitto, db: str, k: int, workdir: Path, stack: E
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError(f"collector did not subscribe:\n{log.read_text()}")
             time.sleep(0.05)
+    return [proc.pid for proc, _ in logs]
 
 
-def one_run(db: str, k: int, probes: list[SigningProbe], msgs: list[tuple[str, bytes]]) -> float:
+@dataclass
+class RunResult:
+    rate: float  # records acknowledged per wall-clock second
+    cpu_per_record: float  # CPU seconds of the collector processes per record
+    machine_busy: float  # share of all cores busy during the run, everything included
+
+
+def one_run(
+    db: str, k: int, probes: list[SigningProbe], msgs: list[tuple[str, bytes]]
+) -> RunResult:
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         broker = stack.enter_context(Mosquitto(Path(tmp) / "mosq", persistence=False))
         with open_store(db) as store:
             for p in probes:
                 registry.add_key(store, p.probe, p.public_key)
-        start_collectors(broker, db, k, Path(tmp), stack)
+        pids = start_collectors(broker, db, k, Path(tmp), stack)
         counter = AckCounter(len(msgs))
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         subscribed = threading.Event()
@@ -123,16 +176,18 @@ def one_run(db: str, k: int, probes: list[SigningProbe], msgs: list[tuple[str, b
         client.subscribe("qiyas/v1/probes/+/acks", qos=1)
         if not subscribed.wait(10):
             raise RuntimeError("no SUBACK for the acks subscription")
-        start = time.perf_counter()
+        start, cpu_start, busy_start = time.perf_counter(), cpu_seconds(pids), machine_busy()
         for topic, raw in msgs:
             client.publish(topic, raw, qos=1)
         if not counter.done.wait(60):
             logs = "\n".join(p.read_text()[-3000:] for p in Path(tmp).glob("collector-*.log"))
             raise RuntimeError(f"only {counter.stored} of {len(msgs)} acknowledged\n{logs}")
         elapsed = time.perf_counter() - start
+        cpu, busy_end = cpu_seconds(pids) - cpu_start, machine_busy()
         with open_store(db) as store:
             assert store.count_records() == len(msgs)
-        return len(msgs) / elapsed
+        busy = (busy_end[0] - busy_start[0]) / (busy_end[1] - busy_start[1])
+        return RunResult(len(msgs) / elapsed, cpu / len(msgs), busy)
 
 
 def sizes(probe: SigningProbe) -> None:
@@ -157,26 +212,39 @@ def main() -> None:
     probes, msgs = make_records(args.records)
     keys = {p.kid: p.public_key for p in probes}
     sizes(probes[0])
-    reference = statistics.median(verify_rate(msgs, keys) for _ in range(args.runs))
-    print(f"reference: Ed25519 verify (cryptography), median {reference:,.0f} signatures/s")
+    references = [verify_rate(msgs, keys) for _ in range(args.runs)]
+    reference = statistics.median(r for r, _ in references)
+    reference_cpu = statistics.median(c for _, c in references)
+    print(
+        f"reference: Ed25519 verify (cryptography), median {reference:,.0f} signatures/s,"
+        f" {reference_cpu * 1e6:.1f} µs CPU each"
+    )
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
 
     setups: list[tuple[str, int]] = [("sqlite", 1)]
     if not args.skip_postgres:
         setups += [("postgres", 1), ("postgres", 2), ("postgres", 3)]
     for engine, k in setups:
-        rates = []
+        runs = []
         for _ in range(args.runs):
             with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
                 if engine == "sqlite":
                     db = str(Path(tmp) / "c.db")
                 else:
                     db = stack.enter_context(postgres_database())
-                rates.append(one_run(db, k, probes, msgs))
-        median = statistics.median(rates)
+                runs.append(one_run(db, k, probes, msgs))
+        rate = statistics.median(r.rate for r in runs)
+        cpu = statistics.median(r.cpu_per_record for r in runs)
+        busy = statistics.median(r.machine_busy for r in runs)
         print(
             f"ingest {engine:8} × {k} collector(s), {args.records} records:"
-            f" median {median:,.0f} records/s = {median / reference:.3f} × verify rate"
-            f"  (runs: {', '.join(f'{r:,.0f}' for r in rates)})"
+            f" median {rate:,.0f} records/s = {rate / reference:.3f} × verify rate"
+            f"  (runs: {', '.join(f'{r.rate:,.0f}' for r in runs)})"
+        )
+        print(
+            f"    collector CPU {cpu * 1e6:.1f} µs/record:"
+            f" verify/record CPU = {reference_cpu / cpu:.3f}"
+            f"  (machine {busy:.0%} busy during the runs, all processes)"
         )
 
 
