@@ -6,7 +6,9 @@ client can take over another's session by borrowing its client id). The ACL then
 probe (username = probe id) to writing its own records and status and reading its own acks and
 commands; only the collectors' identities (one certificate per collector instance) read all
 records and status (through the shared group) and write acks and the feed; only the controller's
-identity writes commands. Payloads above the collector's limit are refused at the broker;
+identity writes commands. The ACL checks only deliveries, so a plugin (subscribe_acl.c) authorises
+SUBSCRIBE itself: a probe may subscribe to its own acks and commands and nothing else, and only
+collector identities may join the $share/collectors group. Payloads above the collector's limit are refused at the broker;
 persistence is on and the queues are sized for a fleet reconnecting after an outage.
 """
 
@@ -20,6 +22,7 @@ from pathlib import Path
 from agent.core import cose, topics
 from agent.core.errors import InvalidInput
 from agent.core.record import valid_probe_id
+from collector import broker_plugin
 
 FEED = "qiyas/v1/feed/#"
 ANY_PROBE = topics.PREFIX + "+"
@@ -52,6 +55,8 @@ class BrokerSettings:
     max_inflight_messages: int = 100
     # A probe gone this long (decommissioned) loses its session and its queued acks.
     session_expiry: str = "30d"
+    # The subscribe-ACL plugin; None: `write` builds it next to the config.
+    subscribe_plugin: Path | None = None
 
     def check(self) -> None:
         identities = [*self.collector_identities, self.controller_identity]
@@ -63,15 +68,19 @@ class BrokerSettings:
                 raise BrokerConfigError(
                     f"identity {identity!r} must not be a valid probe id (put an '@' in it)"
                 )
-            if not identity or any(c in identity for c in "+#/ \n"):
+            if not identity or any(c in identity for c in "+#/, \n"):
                 raise BrokerConfigError(
-                    f"identity {identity!r} must not hold '+', '#', '/' or spaces"
+                    f"identity {identity!r} must not hold '+', '#', '/', ',' or spaces"
                 )
         if not 1 <= self.port <= 65535:
             raise BrokerConfigError(f"port {self.port} is not in 1..65535")
         for label, path in (("CA", self.ca), ("certificate", self.cert), ("key", self.key)):
             if not path.is_file():
                 raise BrokerConfigError(f"the broker's {label} file {path} does not exist")
+        if self.subscribe_plugin is not None and not self.subscribe_plugin.is_file():
+            raise BrokerConfigError(
+                f"the subscribe-ACL plugin {self.subscribe_plugin} does not exist"
+            )
 
 
 def render_acl(collector_identities: tuple[str, ...], controller_identity: str) -> str:
@@ -104,7 +113,7 @@ def render_acl(collector_identities: tuple[str, ...], controller_identity: str) 
     return "\n".join(lines)
 
 
-def render_config(settings: BrokerSettings, acl_file: Path) -> str:
+def render_config(settings: BrokerSettings, acl_file: Path, subscribe_plugin: Path) -> str:
     settings.check()
     log = f"log_dest file {settings.log_file}" if settings.log_file else "log_dest stderr"
     lines = [
@@ -113,6 +122,8 @@ def render_config(settings: BrokerSettings, acl_file: Path) -> str:
         "per_listener_settings false",
         "allow_anonymous false",
         f"acl_file {acl_file}",
+        f"plugin {subscribe_plugin}",
+        f"plugin_opt_collectors {','.join(settings.collector_identities)}",
         "",
         f"listener {settings.port} {settings.listen}",
         f"cafile {settings.ca}",
@@ -142,13 +153,21 @@ def render_config(settings: BrokerSettings, acl_file: Path) -> str:
 
 
 def write(settings: BrokerSettings, out_dir: Path) -> tuple[Path, Path]:
-    """Write mosquitto.conf and qiyas.acl into out_dir; returns their paths."""
+    """Write mosquitto.conf and qiyas.acl (and build the plugin unless given) into out_dir;
+    returns their paths."""
     settings.check()
+    out_dir = out_dir.resolve()  # Mosquitto resolves relative paths from its own cwd
     out_dir.mkdir(parents=True, exist_ok=True)
     acl = out_dir / "qiyas.acl"
     conf = out_dir / "mosquitto.conf"
+    plugin = settings.subscribe_plugin
+    if plugin is None:
+        try:
+            plugin = broker_plugin.build(out_dir)
+        except broker_plugin.PluginBuildError as exc:
+            raise BrokerConfigError(str(exc)) from None
     acl.write_text(render_acl(settings.collector_identities, settings.controller_identity))
-    conf.write_text(render_config(settings, acl))
+    conf.write_text(render_config(settings, acl, plugin.resolve()))
     return conf, acl
 
 
@@ -174,6 +193,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--persistence-dir", type=Path, default=Path("/var/lib/mosquitto"))
     p.add_argument("--log-file", type=Path, help="default: stderr")
     p.add_argument("--user", default="mosquitto", help="account to run as when started as root")
+    p.add_argument(
+        "--subscribe-plugin",
+        type=Path,
+        help="a built qiyas_subscribe_acl.so (default: compile it into --out)",
+    )
     p.add_argument("--json", action="store_true", help="print the files written as JSON")
 
 
@@ -191,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         persistence_dir=args.persistence_dir.resolve(),
         log_file=args.log_file.resolve() if args.log_file else None,
         run_as=args.user,
+        subscribe_plugin=args.subscribe_plugin.resolve() if args.subscribe_plugin else None,
     )
     try:
         conf, acl = write(settings, args.out)

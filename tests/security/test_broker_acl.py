@@ -17,6 +17,7 @@ from hil.pki import PKI
 
 NOT_AUTHORIZED = 0x87
 SHARED = topics.shared_records()
+SHARED_STATUS = topics.SHARED_GROUP + topics.PREFIX + "+/status"
 
 
 def granted(code: ReasonCode) -> bool:
@@ -97,10 +98,9 @@ def test_a_probe_reads_only_its_own_acks_and_commands(clients: dict[str, Client]
     a, collector, controller = clients["probe-a"], clients["collector"], clients["controller"]
     assert granted(a.subscribe(topics.acks("probe-a")))
     assert granted(a.subscribe(topics.commands("probe-a")))
-    # Mosquitto 2.0 may grant a subscription the ACL does not cover, but checks every message
-    # against the read ACL at delivery: that is what is tested.
+    # The subscribe-ACL plugin refuses the rest; the read ACL still checks every delivery.
     for topic in (topics.acks("probe-b"), topics.commands("probe-b"), SHARED, "qiyas/v1/#"):
-        a.subscribe(topic)
+        assert a.subscribe(topic) == NOT_AUTHORIZED, topic
     assert granted(collector.publish(topics.acks("probe-b"), b"for B"))
     assert granted(controller.publish(topics.commands("probe-b"), b"command for B"))
     clients["probe-b"].publish(topics.records("probe-b"), b"B's record")
@@ -158,3 +158,45 @@ def test_a_probe_cannot_take_over_another_probes_session(
         assert b._connected.empty(), "probe-b was disconnected by a client posing as it"
     finally:
         impostor.close()
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        SHARED,
+        SHARED_STATUS,
+        "$share/collectors/#",
+        "$share/other-group/qiyas/v1/probes/+/records",
+        topics.PREFIX + "+/acks",
+        topics.PREFIX + "probe-a/#",
+        topics.acks("probe-a") + "/more",
+    ],
+)
+def test_a_probe_cannot_subscribe_outside_its_own_acks_and_commands(
+    clients: dict[str, Client], topic: str
+) -> None:
+    assert clients["probe-a"].subscribe(topic) == NOT_AUTHORIZED
+    assert clients["controller"].subscribe(topic) == NOT_AUTHORIZED
+
+
+def test_with_a_probe_trying_to_join_the_group_the_collectors_get_every_message(
+    clients: dict[str, Client], secure_broker: SecureBroker, pki: PKI
+) -> None:
+    """The finding: a probe in $share/collectors took half of all records and status messages.
+    Now its SUBSCRIBE is refused, also with a persistent session, and the collector gets 100 %."""
+    collector = clients["collector"]
+    assert granted(collector.subscribe(SHARED)) and granted(collector.subscribe(SHARED_STATUS))
+    attacker = clients["probe-b"]
+    assert attacker.subscribe(SHARED) == NOT_AUTHORIZED
+    assert attacker.subscribe(SHARED_STATUS) == NOT_AUTHORIZED
+    a = clients["probe-a"]
+    sent = []
+    for n in range(100):
+        sent.append((topics.records("probe-a"), b"record %d" % n))
+        if n % 5 == 0:
+            sent.append((topics.status("probe-a"), b"status %d" % n))
+    for topic, payload in sent:
+        assert granted(a.publish(topic, payload))
+    received = [collector.messages.get(timeout=WAIT_S) for _ in sent]
+    assert sorted(received) == sorted(sent)
+    assert attacker.messages.empty()
