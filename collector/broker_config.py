@@ -8,8 +8,9 @@ commands; only the collectors' identities (one certificate per collector instanc
 records and status (through the shared group) and write acks and the feed; only the controller's
 identity writes commands. The ACL checks only deliveries, so a plugin (subscribe_acl.c) authorises
 SUBSCRIBE itself: a probe may subscribe to its own acks and commands and nothing else, and only
-collector identities may join the $share/collectors group. Payloads above the collector's limit are refused at the broker;
-persistence is on and the queues are sized for a fleet reconnecting after an outage.
+collector identities may join the $share/collectors group. Payloads above the collector's limit
+are refused at the broker; persistence is on and the queues are sized for a fleet reconnecting
+after an outage.
 """
 
 from __future__ import annotations
