@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, APIKeyQuery
 from pydantic import BaseModel, Field
 
@@ -215,6 +215,11 @@ def create_app(db_url: str, public: bool = False, feed_poll_s: float = 1.0) -> F
     def dictionary() -> list[dict[str, str]]:
         """The data dictionary of the open-data exports (CSV, Parquet)."""
         return export.dictionary()
+
+    @app.get("/api/v1/methodology", tags=["meta"], response_class=PlainTextResponse)
+    def methodology() -> PlainTextResponse:
+        """How every published figure is measured (docs/methodology.md), as Markdown."""
+        return PlainTextResponse(_web_file("methodology.md"), media_type="text/markdown")
 
     @app.get("/api/v1/feed", dependencies=read, tags=["records"])
     async def feed(

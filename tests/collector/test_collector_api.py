@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from collector_helpers import FLEET, HOURS, seed_fleet
@@ -150,6 +151,14 @@ def test_the_openapi_document_and_the_dictionary_are_served(client: TestClient) 
     assert {"/api/v1/records", "/api/v1/aggregates", "/api/v1/probes", "/api/v1/feed"} <= set(paths)
     columns = {c["column"]: c["type"] for c in client.get("/api/v1/dictionary").json()}
     assert {"probe": "text", "region": "text", "down_mbps": "number"}.items() <= columns.items()
+
+
+def test_the_methodology_is_served_as_written(client: TestClient) -> None:
+    response = client.get("/api/v1/methodology")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/markdown")
+    written = (Path(__file__).parents[2] / "docs" / "methodology.md").read_text(encoding="utf-8")
+    assert response.text == written
 
 
 def test_flagged_records_show_in_probe_health(store: Store, client: TestClient) -> None:
