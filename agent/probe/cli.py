@@ -1,4 +1,7 @@
-"""`qiyas probe latency|capacity|all --server HOST[:PORT]`: one-off measurements.
+"""`qiyas probe latency|capacity|all|web --server HOST[:PORT]`: one-off measurements.
+
+`web` loads the server's reference page (`--url` for another page), see docs/qoe.md §3: `web`
+{dns_ms, connect_ms, tls_ms, ttfb_ms, load_ms, objects, objects_failed, bytes, …}.
 
 --json prints one object: `latency` {rtt_ms {min, median, p95}, rtt_ipdv_ms, rtt_pdv_ms,
 invalid_by_loss, loss},
@@ -20,7 +23,7 @@ MIN_DURATION_S = 1.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", choices=("latency", "capacity", "all"))
+    parser.add_argument("what", choices=("latency", "capacity", "all", "web"))
     parser.add_argument(
         "--server",
         required=True,
@@ -34,6 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=50, metavar="N", help="STAMP packets (50)")
     parser.add_argument(
         "--interval", type=float, default=20.0, metavar="MS", help="between STAMP packets (20)"
+    )
+    parser.add_argument(
+        "--url", help="web: the page to load (default: the server's reference page, PORT+1)"
     )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
@@ -64,6 +70,13 @@ def run(args: argparse.Namespace) -> int:
     for name, value, lo, hi in checks:
         if not lo <= value <= hi:
             return _usage(f"{name} must be in {lo:g}..{hi:g}")
+    if args.what == "web":
+        result = asyncio.run(_web(server, args.url))
+        if args.json:
+            print(json.dumps(result))
+        else:
+            _print_table(result)
+        return 1 if result.get("errors") else 0
     with _Display(enabled=not args.json) as display:
         result = asyncio.run(
             run_suite(
@@ -82,6 +95,20 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_table(result)
     return 1 if result.get("errors") else 0
+
+
+async def _web(server: Any, url: str | None) -> dict[str, Any]:
+    from agent.probe import web, webserver
+
+    if url is None:
+        host = f"[{server.host}]" if ":" in server.host else server.host
+        url = f"http://{host}:{server.port + 1}/{webserver.PAGE}/"
+    out: dict[str, Any] = {"server": str(server)}
+    try:
+        out["web"] = await web.fetch_page(url)
+    except web.WebError as exc:
+        out["errors"] = [f"web: {exc}"]
+    return out
 
 
 class _Display:
@@ -142,7 +169,15 @@ def _print_table(result: dict[str, Any]) -> None:
         if name in loaded:
             rtt = loaded[name]["rtt_ms_median"]
             table.add_row(f"RTT median during {name}load", _fmt(rtt, " ms"))
+    page = result.get("web")
+    if page:
+        for key in ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "load_ms"):
+            table.add_row(f"page {key[:-3]}", _fmt(page[key], " ms"))
+        table.add_row("objects (failed)", f"{page['objects']} ({page['objects_failed']})")
+        table.add_row("bytes", _fmt(page["bytes"]))
     console = Console(stderr=True)
     console.print(table)
+    for failure in (page or {}).get("errors", []):
+        console.print(f"[yellow]object failed:[/] {failure['url']}: {failure['error']}")
     for error in result.get("errors", []):
         console.print(f"[red]failed:[/] {error}")

@@ -17,6 +17,7 @@ import ctypes
 import ctypes.util
 import itertools
 import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
@@ -125,6 +126,7 @@ class ShapedLink:
         while self._created:
             ns = self._created.pop()
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+            shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
         _live.discard(self)
 
     def __enter__(self) -> ShapedLink:
@@ -137,6 +139,15 @@ class ShapedLink:
         if side not in ("a", "b"):
             raise ValueError(f"side {side!r} is not 'a' or 'b'")
         return self.ns_a if side == "a" else self.ns_b
+
+    def hosts(self, side: str, names: dict[str, str]) -> None:
+        """Names that processes started on one side (`ip netns exec`, which bind-mounts
+        /etc/netns/NS/hosts over /etc/hosts) resolve; removed with the namespace."""
+        folder = f"/etc/netns/{self.ns(side)}"
+        os.makedirs(folder, exist_ok=True)
+        with open(f"{folder}/hosts", "w", encoding="ascii") as out:
+            out.write("127.0.0.1 localhost\n")
+            out.writelines(f"{addr} {name}\n" for name, addr in names.items())
 
     def command(self, side: str, argv: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.ns(side), *argv]

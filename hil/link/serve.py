@@ -28,6 +28,13 @@ def readline(proc: subprocess.Popen[bytes], timeout: float) -> str:
 
 def start_server(link: ShapedLink, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
     """`qiyas server` on side b, on a free port; returns it and the port once it listens."""
+    proc, where = start_server_where(link, *extra)
+    return proc, int(where["port"])
+
+
+def start_server_where(link: ShapedLink, *extra: str) -> tuple[subprocess.Popen[bytes], Any]:
+    """`qiyas server` on side b, on free ports; returns it and where it listens
+    ({host, port, web_port}) once it does."""
     proc = link.popen(
         "b",
         [*QIYAS, "server", "--listen", f"{link.addr_b}:0", "--json", *extra],
@@ -39,7 +46,7 @@ def start_server(link: ShapedLink, *extra: str) -> tuple[subprocess.Popen[bytes]
     if not line:
         assert proc.stderr is not None
         raise RuntimeError(f"qiyas server did not start: {proc.stderr.read().decode()}")
-    return proc, int(json.loads(line)["port"])
+    return proc, json.loads(line)
 
 
 def probe(link: ShapedLink, port: int, *args: str, timeout: float = 120) -> Any:
