@@ -102,7 +102,11 @@ SCHEMA: dict[str, dict[str, tuple[Check, tuple[str, ...], bool]]] = {
         "power_on_pin": (_GPIO, ("esp32",), False),
     },
     "ont": {
-        "transport": (_ont_transport, _BOTH, True),
+        # where the optics are read (docs/ont.md): the ONT over OMCI, or an SFP stick's own
+        # diagnostics; omci needs `transport`, sfp needs `iface`
+        "source": (_one_of("omci", "sfp"), ("linux",), False),
+        "transport": (_ont_transport, _BOTH, False),
+        "iface": (_text, ("linux",), False),
         "timeout_s": (_number(0.05, 30), _BOTH, False),
         "retries": (_integer(0, 10), _BOTH, False),
         "extended": (_flag, _BOTH, False),
@@ -148,6 +152,11 @@ def validate(name: str, data: dict[str, Any]) -> None:
         for key, (_, applies_to, required) in keys.items():
             if required and platform in applies_to and key not in table:
                 raise BoardError(f"{where}{key} is missing")
+    ont = data.get("ont")
+    if ont is not None:
+        needed = "iface" if ont.get("source") == "sfp" else "transport"
+        if needed not in ont:
+            raise BoardError(f"board {name}: ont.{needed} is missing")
     modem = data.get("modem", {})
     if "power_key_pulse_ms" in modem and "power_key_pin" not in modem:
         raise BoardError(f"board {name}: modem.power_key_pulse_ms needs modem.power_key_pin")

@@ -1,4 +1,6 @@
 """`qiyas ont info --transport udp://HOST:PORT|eth:IFACE [--pcap FILE] [--json]`: poll an ONT once.
+`qiyas ont info --source sfp --iface IFACE | --eeprom FILE [--json]`: an SFP ONT stick's own
+diagnostics (SFF-8472), read with ethtool or from a saved `ethtool -m` dump.
 
 Exit 0 with a reading, 1 when the ONT did not give one (the message says why), 2 bad usage.
 """
@@ -9,13 +11,20 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     info = sub.add_parser("info", help="identity, software and optical health of the ONT")
-    info.add_argument("--transport", required=True, help="udp://HOST:PORT or eth:IFACE")
+    info.add_argument(
+        "--source", choices=("omci", "sfp"), default="omci",
+        help="omci: the ONT's management channel (default); sfp: an SFP stick's diagnostics",
+    )  # fmt: skip
+    info.add_argument("--transport", help="omci: udp://HOST:PORT or eth:IFACE")
+    info.add_argument("--iface", help="sfp: the interface the stick is plugged into")
+    info.add_argument("--eeprom", help="sfp: decode this saved `ethtool -m` dump (raw or hex)")
     info.add_argument("--pcap", help="also write the OMCI exchange to this pcap file")
     info.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     info.add_argument("--timeout", type=float, default=1.0, help="seconds per request (1.0)")
@@ -51,12 +60,72 @@ def _show(reading: dict[str, Any]) -> None:
     Console(stderr=True).print(table)
 
 
+def _show_sfp(reading: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="SFP module (SFF-8472)", show_header=False)
+    for key, value in reading.items():
+        if key != "thresholds":
+            table.add_row(key, "—" if value is None else str(value))
+    for key, value in reading["thresholds"].items():
+        table.add_row(f"threshold {key}", "—" if value is None else str(value))
+    Console(stderr=True).print(table)
+
+
+def _run_sfp(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from agent.cli_contract import UsageError
+    from agent.ont import sfp
+
+    if (args.iface is None) == (args.eeprom is None):
+        raise UsageError("--source sfp needs --iface IFACE or --eeprom FILE")
+    try:
+        if args.eeprom is not None:
+            try:
+                eeprom = sfp.parse_dump(Path(args.eeprom).read_bytes()[: 64 * 1024])
+            except OSError as exc:
+                raise UsageError(f"--eeprom {args.eeprom}: {exc.strerror or exc}") from None
+        else:
+            eeprom = asyncio.run(sfp.read_module_eeprom(args.iface))
+        reading = sfp.decode(eeprom)
+    except sfp.EepromError as exc:
+        return _failed(args, exc)
+    return _report(args, reading, _show_sfp)
+
+
+def _failed(args: argparse.Namespace, exc: Exception) -> int:
+    if args.json:
+        print(json.dumps({"error": str(exc)}))
+    print(f"qiyas ont info: {exc}", file=sys.stderr)
+    return 1
+
+
+def _report(
+    args: argparse.Namespace, reading: dict[str, Any], show: Callable[[dict[str, Any]], None]
+) -> int:
+    if args.json:
+        print(json.dumps(reading))
+    else:
+        show(reading)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.source == "sfp":
+        return _run_sfp(args)
+    return _run_omci(args)
+
+
+def _run_omci(args: argparse.Namespace) -> int:
     from agent.cli_contract import UsageError
     from agent.ont.driver import poll_ont
     from agent.ont.session import OmciError
     from agent.ont.transport import TransportError
 
+    if args.transport is None:
+        raise UsageError("--source omci needs --transport udp://HOST:PORT or eth:IFACE")
     if not 0.01 <= args.timeout <= 60 or not 0 <= args.retries <= 10:
         raise UsageError("--timeout must be 0.01..60 seconds and --retries 0..10")
     from rich.console import Console
@@ -74,10 +143,7 @@ def run(args: argparse.Namespace) -> int:
     except (TransportError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     except OmciError as exc:
-        if args.json:
-            print(json.dumps({"error": str(exc)}))
-        print(f"qiyas ont info: {exc}", file=sys.stderr)
-        return 1
+        return _failed(args, exc)
     s = runner.stats
     reading["omci"] = {
         "frames_sent": s.sent,
@@ -86,8 +152,4 @@ def run(args: argparse.Namespace) -> int:
         "dropped": s.dropped,
         "notifications": s.notifications,
     }
-    if args.json:
-        print(json.dumps(reading))
-    else:
-        _show(reading)
-    return 0
+    return _report(args, reading, _show)

@@ -18,6 +18,7 @@ from agent.config import AgentConfig, ConfigError
 from agent.ont import frames, messages, procedures
 from agent.ont.driver import poll_ont
 from agent.ont.entities import ANI_G, ANI_G_ALARMS
+from agent.ont.sfp_source import SfpSource
 from agent.ont.transport import TransportError, parse_url
 from agent.sources import LinkState, Measurement
 
@@ -108,10 +109,23 @@ class OpticalSource:
         return None
 
 
-def make(config: AgentConfig, board: Board) -> OpticalSource:
+OPTICAL_SOURCES = ("omci", "sfp")
+
+
+def make(config: AgentConfig, board: Board) -> OpticalSource | SfpSource:
+    """`[ont] source` says where the optics are read: "omci" (the default: the ONT's management
+    channel) or "sfp" (an SFP ONT stick's own diagnostics, docs/ont.md)."""
     ont = {**board.section("ont"), **config.section("ont")}
-    transport = ont.get("transport")
     where = f"{config.origin} [ont] or board {board.name} [ont]"
+    source = ont.get("source", "omci")
+    if source not in OPTICAL_SOURCES:
+        raise ConfigError(f"{where}: source must be one of {', '.join(OPTICAL_SOURCES)}")
+    if source == "sfp":
+        iface = ont.get("iface")
+        if not isinstance(iface, str) or not iface or len(iface) > 15 or "/" in iface:
+            raise ConfigError(f'{where}: source "sfp" needs iface, the interface name')
+        return SfpSource(iface)
+    transport = ont.get("transport")
     if not isinstance(transport, str):
         raise ConfigError(f"{where}: transport must be udp://HOST:PORT or eth:IFACE")
     try:
