@@ -32,6 +32,7 @@ fi
 say "installing the agent into $PREFIX/venv"
 python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install --quiet --upgrade pip
+# The board set only (pyproject.toml base dependencies): no collector, API or archive packages.
 "$PREFIX/venv/bin/pip" install --quiet "$SRC"
 ln -sf "$PREFIX/venv/bin/qiyas" /usr/local/bin/qiyas
 

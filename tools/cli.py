@@ -76,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         # Ours, and the text says what went wrong: one line for the technician, not a traceback.
         print(f"qiyas {name}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except ModuleNotFoundError as exc:
+        # A board installs the agent's set only (pyproject.toml): say what is missing, in one line.
+        print(
+            f"qiyas {name}: needs the Python package {exc.name}, which is not installed here"
+            " (the collector's are in the extra: pip install 'qiyas[collector]')",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
