@@ -81,6 +81,11 @@ def test_session_survives_garbage_replies(garbage: list[bytes], count: int) -> N
 def test_summary_orders_its_figures(rtts: list[int | None]) -> None:
     out = stamp.summarize(rtts, len(rtts))
     if out["received"]:
-        assert out["rtt_ms_min"] <= out["rtt_ms_median"] <= out["rtt_ms_p95"]
-        assert max(r for r in rtts if r is not None) / 1e6 >= out["rtt_ms_p95"]
+        # A percentile that a lost packet decides is null and named, never a made-up number.
+        for name in ("rtt_ms_median", "rtt_ms_p95"):
+            assert (out[name] is None) == (name in out["invalid_by_loss"])
+        figures = [out[n] for n in ("rtt_ms_min", "rtt_ms_median", "rtt_ms_p95")]
+        known = [f for f in figures if f is not None]
+        assert known == sorted(known)
+        assert max(r for r in rtts if r is not None) / 1e6 >= known[-1]
     assert out["loss"] == (len(rtts) - out["received"]) / len(rtts)
