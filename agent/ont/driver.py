@@ -57,6 +57,7 @@ async def poll_ont(
     retries: int = 2,
     extended: bool | None = None,
     session_key: bytes = frames.LAB_SESSION_KEY,
+    lab: bool = False,
 ) -> tuple[dict[str, Any], Runner]:
     """One full reading of the ONT at `url` (see procedures.poll), and the runner's statistics.
     `extended` None: the message set the ONT's OMCC version says it answers.
@@ -74,7 +75,7 @@ async def poll_ont(
             raise
     try:
         runner = await run(
-            procedures.poll(extended=extended),
+            procedures.poll(extended=extended, lab=lab),
             transport,
             timeout_s=timeout_s,
             retries=retries,

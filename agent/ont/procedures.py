@@ -165,7 +165,7 @@ OPTICAL_KEYS = (
 )
 
 
-def poll(*, extended: bool | None = None) -> Procedure:
+def poll(*, extended: bool | None = None, lab: bool = False) -> Procedure:
     """One full reading of the ONT, shaped as `qiyas ont info --json` prints it.
 
     `extended` None chooses the message set from the ONU2-G OMCC version, read first in a
@@ -175,6 +175,11 @@ def poll(*, extended: bool | None = None) -> Procedure:
     if extended is None:
         extended = supports_extended(onu2_g.get("omcc_version"))
     mib = yield from mib_upload(extended=extended)
+    from agent.ont import pm  # pm builds on this module's get(): imported here, not at the top
+
+    if lab:  # only against an emulator or a lab OLT (pm.lab_setup says why)
+        for inst in (yield from pm.lab_setup(mib)):
+            mib[(FEC_PM.class_id, inst)] = {}
     onu_g = yield from get(ONU_G, 0, ["vendor_id", "version", "serial_number"], extended=extended)
     software = []
     for inst in _instances(mib, SOFTWARE_IMAGE):
@@ -214,6 +219,7 @@ def poll(*, extended: bool | None = None) -> Procedure:
     fecs = _instances(mib, FEC_PM)
     if fecs:
         fec = yield from get(FEC_PM, fecs[0], FEC_NAMES, mt=MT.GET_CURRENT_DATA, extended=extended)
+    history = yield from pm.read_history(mib, extended=extended)
     return {
         "vendor_id": onu_g.get("vendor_id"),
         "serial_number": onu_g.get("serial_number"),
@@ -224,6 +230,7 @@ def poll(*, extended: bool | None = None) -> Procedure:
         "software": software,
         "optical": optical,
         "fec": fec,
+        "pm_history": history,
         "alarms": [ANI_G_ALARMS.get(n, f"alarm_{n}") for n in ani_alarms],
         "mib_entities": len(mib),
         # 0 after the ONT rebooted or reset its MIB, until an OLT provisions it again

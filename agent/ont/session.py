@@ -10,7 +10,7 @@ storm or a hostile ONT costs memory no bigger than those bounds.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Generator
 from typing import Any, NamedTuple
 
@@ -47,6 +47,7 @@ class Notification(NamedTuple):
 class Stats:
     def __init__(self) -> None:
         self.sent = 0
+        self.sent_types: Counter[int] = Counter()  # requests sent, by message type
         self.received = 0
         self.retransmitted = 0
         self.dropped = 0
@@ -179,6 +180,8 @@ class Runner:
             self.stats.retransmitted += 1
         self._tries += 1
         self.stats.sent += 1
+        if self._outstanding is not None:
+            self.stats.sent_types[self._outstanding.mt] += 1
         self.deadline = now + self.timeout_s
         return [self._wire]
 

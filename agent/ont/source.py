@@ -6,11 +6,15 @@ true / false) and `session_key` (32 hex digits: the OMCI session key the
 extended messages' MIC is derived from; without it, the lab key of the emulator).
 Each measurement is one full poll (procedures.poll).
 FEC counts are reported as what was corrected / uncorrectable since the previous record, so the
-first record after a start has none (unknown, not 0).
+first record after a start has none (unknown, not 0). `pm_intervals` lists the 15-minute PM
+intervals that closed since the previous record (agent/ont/pm.py). `lab = true` lets the poll
+create PM MEs and synchronise the ONT's time: never against an operator's ONT.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from agent.boards import Board
@@ -18,6 +22,7 @@ from agent.config import AgentConfig, ConfigError
 from agent.ont import frames, messages, procedures
 from agent.ont.driver import poll_ont
 from agent.ont.entities import ANI_G, ANI_G_ALARMS
+from agent.ont.pm import PmTracker
 from agent.ont.sfp_source import SfpSource
 from agent.ont.transport import TransportError, parse_url
 from agent.sources import LinkState, Measurement
@@ -57,7 +62,13 @@ class OpticalSource:
         retries: int,
         extended: bool | None,
         session_key: bytes = frames.LAB_SESSION_KEY,
+        *,
+        lab: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.lab = lab  # Create and Synchronize Time allowed: an emulator or a lab OLT only
+        self.clock = clock
+        self._pm = PmTracker()
         self.transport = transport
         self.timeout_s = timeout_s
         self.retries = retries
@@ -73,6 +84,7 @@ class OpticalSource:
                 retries=self.retries,
                 extended=self.extended,
                 session_key=self.session_key,
+                lab=self.lab,
             )
         except Exception:
             link.optical = None  # an old level must not pass for the current one
@@ -101,6 +113,9 @@ class OpticalSource:
         if fec is not None:
             values.update(fec_since(self._last_fec, fec))
             self._last_fec = fec
+        intervals = self._pm.update(reading["pm_history"], self.clock())
+        if intervals:
+            values["pm_intervals"] = intervals
         values["omci_retransmitted"] = runner.stats.retransmitted
         values["omci_dropped"] = runner.stats.dropped
         return [Measurement("optical", values)]
@@ -151,4 +166,7 @@ def make(config: AgentConfig, board: Board) -> OpticalSource | SfpSource:
         session_key = b""
     if len(session_key) != 16:
         raise ConfigError(f"{where}: session_key must be 32 hex digits")
-    return OpticalSource(transport, float(timeout_s), retries, extended, session_key)
+    lab = ont.get("lab", False)
+    if not isinstance(lab, bool):
+        raise ConfigError(f"{where}: lab must be true or false")
+    return OpticalSource(transport, float(timeout_s), retries, extended, session_key, lab=lab)

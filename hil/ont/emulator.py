@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import struct
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,7 @@ SCENARIO_KEYS: dict[str, type | tuple[type, ...]] = {
     "corrupt_trailer_every": int,
     "frame": str,  # how its baseline messages travel: FRAME_FORMS
     "stray_failure_masks": int,  # written in the failure masks of every successful Get response
+    "counts_per_interval": dict,  # "class/instance" → counts added in each 15-min interval
 }
 # baseline size and trailer: an ONT's G-PON OMCC (CRC), XG(S)-PON (MIC), an OLT adapter or BBSim
 # handing over 44 bytes, a tool that drops the trailer.
@@ -174,6 +176,21 @@ def _pack_extended(entries: list[messages.UploadEntry]) -> list[bytes]:
     return packed
 
 
+INTERVAL_S = 900
+PM_CLASSES = (312, 341, 334, 425)
+
+
+def _counter_names(class_id: int) -> list[str]:
+    skip = {"interval_end_time", "threshold_data_id", "control_block"}
+    return [a.name for a in ENTITIES[class_id].attributes if a.name not in skip]
+
+
+def _continuous(values: dict[str, Any]) -> bool:
+    """Ethernet frame extended PM in continuous accumulation (control fields bit 1)."""
+    block = bytes.fromhex(values.get("control_block") or "")
+    return len(block) == 16 and bool(block[11] & 0x01)
+
+
 def _key(text: str) -> tuple[int, int]:
     cls, _, inst = text.partition("/")
     return int(cls), int(inst)
@@ -186,8 +203,14 @@ class Emulator:
         scenario: dict[str, Any] | None = None,
         *,
         ik: bytes | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """`clock` (seconds) makes PM intervals close every 15 minutes of it, and sets the
+        ONT's up time; without one the PM history stays what the MIB file says."""
         mib = mib if mib is not None else load_json(DEFAULT_MIB)
+        self.clock = clock
+        self.booted_at = clock() if clock is not None else 0.0
+        self.interval_start = self.booted_at
         self.scenario = scenario or {}
         self.ik = ik if ik is not None else frames.integrity_key()
         self.instances: dict[tuple[int, int], Instance] = {}
@@ -218,6 +241,12 @@ class Emulator:
         self._last: tuple[Message, list[bytes]] | None = None
         self._silent_left = 0
         self._rebooted = False
+        self.history: dict[tuple[int, int], dict[str, Any]] = {}  # closed interval, per PM ME
+        if clock is not None:  # the MIB file's PM values are the last closed interval
+            for key, inst in self.instances.items():
+                if key[0] in PM_CLASSES:
+                    self.history[key] = dict(inst.values)
+                    self._start_interval(inst)
 
     # --- the wire ----------------------------------------------------------------------------
 
@@ -231,6 +260,7 @@ class Emulator:
         if not req.ar:
             return []
         self.requests += 1
+        self._close_intervals()
         if self._reboot_now():
             return []
         if self._last is not None and self._last[0] == req:
@@ -270,6 +300,43 @@ class Emulator:
             body = messages.alarm_bitmap(numbers) + bytes(3) + bytes([self.alarm_sequence])
             out.append((0.0, self._encode(frames.notification(MT.ALARM, cls, inst, body))))
         return out
+
+    # --- 15-minute PM intervals (with a clock) ------------------------------------------------
+
+    def _close_intervals(self) -> None:
+        if self.clock is None:
+            return
+        now = self.clock()
+        per_interval = self.scenario.get("counts_per_interval", {})
+        while now >= self.interval_start + INTERVAL_S:
+            self.interval_start += INTERVAL_S
+            for key, inst in self.instances.items():
+                if key[0] not in PM_CLASSES:
+                    continue
+                for name, step in per_interval.get(f"{key[0]}/{key[1]}", {}).items():
+                    width = 8 * ENTITIES[key[0]].attribute(name)[1].size
+                    inst.values[name] = (inst.values.get(name, 0) + step) % (1 << width)
+                self.history[key] = dict(inst.values)  # what Get now reads: the closed interval
+                self._start_interval(inst)
+
+    @staticmethod
+    def _start_interval(inst: Instance) -> None:
+        inst.values["interval_end_time"] = (inst.values["interval_end_time"] + 1) % 256
+        if not _continuous(inst.values):
+            for name in _counter_names(inst.class_id):
+                inst.values[name] = 0  # a new interval counts from 0
+
+    def reboot(self) -> None:
+        """The ONT restarts: up time, interval numbering and continuous counters from 0."""
+        self._reset()
+        if self.clock is not None:
+            self.booted_at = self.interval_start = self.clock()
+        self.history.clear()
+        for key, inst in self.instances.items():
+            if key[0] in PM_CLASSES:
+                inst.values["interval_end_time"] = 0
+                for name in _counter_names(key[0]):
+                    inst.values[name] = 0
 
     def _reset(self) -> None:
         """A reboot forgets every upload in progress and the MIB data sync counter."""
@@ -312,6 +379,7 @@ class Emulator:
             MT.GET_ALL_ALARMS_NEXT: self._get_all_alarms_next,
             MT.SYNCHRONIZE_TIME: self._result_only,
             MT.REBOOT: self._reboot,
+            MT.CREATE: self._create,
         }.get(MT(req.mt) if req.mt in MT._value2member_map_ else None)
         if handler is None:
             return [frames.response(req, bytes([Result.NOT_SUPPORTED]))]
@@ -346,6 +414,8 @@ class Emulator:
             return fail(Result.UNKNOWN_INSTANCE)
         if req.mt == MT.GET_CURRENT_DATA:
             self._grow_counters(inst)
+        if req.me_class == 257 and self.clock is not None:
+            inst.values["sys_up_time"] = round((self.clock() - self.booted_at) * 100)
         entity = ENTITIES[req.me_class]
         asked = int.from_bytes(req.contents[:2], "big")
         names, unsupported = [], 0
@@ -354,7 +424,11 @@ class Emulator:
                 names.append(entity.attributes[i - 1].name)
             else:
                 unsupported |= bit(i)
-        mask, data = inst.encoded(names)
+        closed = self.history.get((req.me_class, req.me_instance))
+        if req.mt == MT.GET and closed is not None:
+            mask, data = encode_attributes(entity, {n: closed[n] for n in names})
+        else:
+            mask, data = inst.encoded(names)
         if not req.extended and len(data) > messages.GET_VALUES_BASELINE:
             return fail(Result.PARAMETER_ERROR)  # the OLT must split its mask
         result = Result.ATTRIBUTE_FAILURE if unsupported else Result.SUCCESS
@@ -397,6 +471,21 @@ class Emulator:
         cls, inst = self._alarm_upload[number]
         body = messages.sequence(cls) + messages.sequence(inst)
         return [frames.response(req, body + messages.alarm_bitmap(self.alarms[(cls, inst)]))]
+
+    def _create(self, req: Message) -> list[Message]:
+        """Create a PM history ME (lab mode): set-by-create threshold data id, counters at 0."""
+        key = (req.me_class, req.me_instance)
+        if req.me_class not in PM_CLASSES:
+            return [frames.response(req, bytes([Result.NOT_SUPPORTED]))]
+        if key in self.instances:
+            return [frames.response(req, bytes([Result.INSTANCE_EXISTS]))]
+        values: dict[str, Any] = dict.fromkeys(_counter_names(req.me_class), 0)
+        values["interval_end_time"] = 0
+        values["threshold_data_id"] = int.from_bytes(req.contents[:2], "big")
+        self.instances[key] = Instance(req.me_class, req.me_instance, {"attributes": values})
+        mds = self.instances[(2, 0)].values
+        mds["mib_data_sync"] = mds["mib_data_sync"] % 255 + 1  # the MIB changed
+        return [frames.response(req, bytes([Result.SUCCESS]))]
 
     def _result_only(self, req: Message) -> list[Message]:
         return [frames.response(req, bytes([Result.SUCCESS]))]

@@ -35,8 +35,9 @@ async def test_extended_messages_over_udp() -> None:
     finally:
         server.close()
     ont_expectations.check("healthy", reading)
-    # ONU2-G (baseline, before the choice), then ONU-G, ANI-G, 2 software images: unsplit
-    assert server.emulator.seen[9] == 1 + 4
+    # ONU2-G (baseline, before the choice), then ONU-G, ANI-G, 2 software images, and for the PM
+    # history ONU2-G up time and the three PM MEs: each one Get, unsplit
+    assert server.emulator.seen[9] == 1 + 4 + 1 + 3
 
 
 @pytest.mark.parametrize("frame", ["44", "40", "48-mic"])
