@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.ont import frames, procedures
+from agent.ont.alarms import AlarmState
 from agent.ont.session import OmciError, Procedure, Runner
 from agent.ont.transport import Transport, open_transport
 
@@ -18,11 +19,12 @@ async def run(
     timeout_s: float = 1.0,
     retries: int = 2,
     ik: bytes | None = None,
+    alarms: AlarmState | None = None,
     max_duration_s: float = 120.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> Runner:
     """Run to completion; raises OmciError with the reason when the procedure failed."""
-    runner = Runner(procedure, timeout_s=timeout_s, retries=retries, ik=ik)
+    runner = Runner(procedure, timeout_s=timeout_s, retries=retries, ik=ik, alarms=alarms)
     give_up = clock() + max_duration_s
     await _send(transport, runner.start(clock()))
     while not runner.done:
@@ -74,12 +76,14 @@ async def poll_ont(
             transport.close()
             raise
     try:
+        alarms = AlarmState()
         runner = await run(
-            procedures.poll(extended=extended, lab=lab),
+            procedures.poll(extended=extended, lab=lab, alarms=alarms),
             transport,
             timeout_s=timeout_s,
             retries=retries,
             ik=frames.integrity_key(session_key),
+            alarms=alarms,
         )
     finally:
         transport.close()

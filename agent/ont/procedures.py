@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.ont import messages
+from agent.ont.alarms import AlarmState
 from agent.ont.entities import (
     ANI_G,
     ANI_G_ALARMS,
@@ -165,7 +166,9 @@ OPTICAL_KEYS = (
 )
 
 
-def poll(*, extended: bool | None = None, lab: bool = False) -> Procedure:
+def poll(
+    *, extended: bool | None = None, lab: bool = False, alarms: AlarmState | None = None
+) -> Procedure:
     """One full reading of the ONT, shaped as `qiyas ont info --json` prints it.
 
     `extended` None chooses the message set from the ONU2-G OMCC version, read first in a
@@ -196,30 +199,39 @@ def poll(*, extended: bool | None = None, lab: bool = False) -> Procedure:
                 "valid": image.get("is_valid"),
             }
         )
+    ani_g = []
+    for inst in _instances(mib, ANI_G):  # every ANI-G: a dual-PON or multi-port ONT has several
+        ani = yield from get(ANI_G, inst, ANI_NAMES, extended=extended)
+        test = yield from optical_test(inst, extended=extended)
+        ani_g.append({
+            "instance": inst,
+            "rx_dbm": ani.get("optical_signal_level", test.rx_dbm),
+            "tx_dbm": ani.get("transmit_optical_level", test.tx_dbm),
+            "temperature_c": test.temperature_c,
+            "bias_ma": test.bias_ma,
+            "voltage_v": test.voltage_v,
+            "rx_low_threshold_dbm": ani.get("lower_optical_threshold"),
+            "rx_high_threshold_dbm": ani.get("upper_optical_threshold"),
+            "tx_low_threshold_dbm": ani.get("lower_transmit_power_threshold"),
+            "tx_high_threshold_dbm": ani.get("upper_transmit_power_threshold"),
+        })  # fmt: skip
+    # the record's levels: the first ANI-G (the PON port in use on a single-port ONT)
     optical: dict[str, Any] = dict.fromkeys(OPTICAL_KEYS)
-    anis = _instances(mib, ANI_G)
-    if anis:
-        ani = yield from get(ANI_G, anis[0], ANI_NAMES, extended=extended)
-        test = yield from optical_test(anis[0], extended=extended)
-        optical.update(
-            rx_dbm=ani.get("optical_signal_level", test.rx_dbm),
-            tx_dbm=ani.get("transmit_optical_level", test.tx_dbm),
-            temperature_c=test.temperature_c,
-            bias_ma=test.bias_ma,
-            voltage_v=test.voltage_v,
-            rx_low_threshold_dbm=ani.get("lower_optical_threshold"),
-            rx_high_threshold_dbm=ani.get("upper_optical_threshold"),
-            tx_low_threshold_dbm=ani.get("lower_transmit_power_threshold"),
-            tx_high_threshold_dbm=ani.get("upper_transmit_power_threshold"),
-        )
-    alarms = yield from all_alarms()
-    ani_alarms = sorted({n for (cls, _), numbers in alarms.items() if cls == ANI_G.class_id
-                         for n in numbers})  # fmt: skip
+    if ani_g:
+        optical.update({k: ani_g[0][k] for k in OPTICAL_KEYS})
+    state = alarms if alarms is not None else AlarmState()
+    state.sync((yield from all_alarms()))
     fec = None
     fecs = _instances(mib, FEC_PM)
     if fecs:
         fec = yield from get(FEC_PM, fecs[0], FEC_NAMES, mt=MT.GET_CURRENT_DATA, extended=extended)
     history = yield from pm.read_history(mib, extended=extended)
+    resyncs = 0
+    if state.gap:  # an alarm notification was lost during the poll: read them all again
+        state.sync((yield from all_alarms()))
+        resyncs = 1
+    ani_alarms = sorted({n for (cls, _), numbers in state.standing.items()
+                         if cls == ANI_G.class_id for n in numbers})  # fmt: skip
     return {
         "vendor_id": onu_g.get("vendor_id"),
         "serial_number": onu_g.get("serial_number"),
@@ -232,6 +244,9 @@ def poll(*, extended: bool | None = None, lab: bool = False) -> Procedure:
         "fec": fec,
         "pm_history": history,
         "alarms": [ANI_G_ALARMS.get(n, f"alarm_{n}") for n in ani_alarms],
+        "ani_g": ani_g,
+        "ani_g_alarms": state.ani_alarms(),  # every ANI-G instance
+        "alarm_resyncs": resyncs,
         "mib_entities": len(mib),
         # 0 after the ONT rebooted or reset its MIB, until an OLT provisions it again
         "mib_data_sync": mib.get((ONU_DATA.class_id, 0), {}).get("mib_data_sync"),

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from agent.core.errors import QiyasError
 from agent.ont import frames, messages
+from agent.ont.alarms import AlarmState
 from agent.ont.frames import MT, FrameError, Message
 
 MAX_EVENTS = 64  # notifications and drop reasons kept; beyond, only counted
@@ -70,8 +71,10 @@ class Runner:
         retries: int = 2,
         ik: bytes | None = None,
         first_tci: int = 1,
+        alarms: AlarmState | None = None,
     ) -> None:
         self._procedure = procedure
+        self.alarms = alarms  # kept in step with every alarm notification
         self.timeout_s = timeout_s
         self.retries = retries
         self.ik = ik
@@ -200,6 +203,8 @@ class Runner:
         except FrameError as exc:
             return self._drop(str(exc))
         self.notifications.append(Notification(now, "avc" if msg.mt == MT.AVC else "alarm", detail))
+        if self.alarms is not None and isinstance(detail, messages.Alarm):
+            self.alarms.notify(detail)
         return []
 
     def _drop(self, reason: str) -> list[bytes]:

@@ -74,6 +74,8 @@ SCENARIO_KEYS: dict[str, type | tuple[type, ...]] = {
     "frame": str,  # how its baseline messages travel: FRAME_FORMS
     "stray_failure_masks": int,  # written in the failure masks of every successful Get response
     "counts_per_interval": dict,  # "class/instance" → counts added in each 15-min interval
+    "raise_alarms_at": int,  # the answer after which the scenario's alarms are notified
+    "lose_alarms": int,  # notifications lost just before those (their sequence numbers skipped)
 }
 # baseline size and trailer: an ONT's G-PON OMCC (CRC), XG(S)-PON (MIC), an OLT adapter or BBSim
 # handing over 44 bytes, a tool that drops the trailer.
@@ -291,10 +293,13 @@ class Emulator:
         return False
 
     def _spontaneous(self) -> list[tuple[float, bytes]]:
-        """The scenario's standing alarms, reported once when the OLT first talks to us."""
-        if self.answers != 1:
+        """The scenario's standing alarms, reported once: when the OLT first talks to us, or at
+        the answer `raise_alarms_at` says; `lose_alarms` notifications are lost just before."""
+        if self.answers != self.scenario.get("raise_alarms_at", 1):
             return []
         out = []
+        for _ in range(self.scenario.get("lose_alarms", 0)):
+            self.alarm_sequence = self.alarm_sequence % 255 + 1  # sent, never arrived
         for (cls, inst), numbers in self.alarms.items():
             self.alarm_sequence = self.alarm_sequence % 255 + 1  # 1..255, 0 is never used
             body = messages.alarm_bitmap(numbers) + bytes(3) + bytes([self.alarm_sequence])
@@ -462,6 +467,7 @@ class Emulator:
 
     def _get_all_alarms(self, req: Message) -> list[Message]:
         self._alarm_upload = [key for key, numbers in self.alarms.items() if numbers]
+        self.alarm_sequence = 0  # the sequence starts over (alarm_manager.go resets it too)
         return [frames.response(req, messages.sequence(len(self._alarm_upload)))]
 
     def _get_all_alarms_next(self, req: Message) -> list[Message]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import itertools
 
+from agent.ont.alarms import AlarmState
 from agent.ont.session import Procedure, Runner
 from hil.ont.emulator import Emulator
 
@@ -19,9 +20,10 @@ def simulate(
     *,
     timeout_s: float = 1.0,
     retries: int = 2,
+    alarms: AlarmState | None = None,
     max_steps: int = 100_000,
 ) -> Runner:
-    runner = Runner(procedure, timeout_s=timeout_s, retries=retries, ik=emulator.ik)
+    runner = Runner(procedure, timeout_s=timeout_s, retries=retries, ik=emulator.ik, alarms=alarms)
     order = itertools.count()  # keeps equal-time frames in the order they were sent
     upstream: list[tuple[float, int, bytes]] = []
     now = 0.0

@@ -8,13 +8,16 @@ import ont_expectations
 import pytest
 
 from agent.ont import frames, messages, procedures
+from agent.ont.alarms import AlarmState
 from agent.ont.entities import ONU_G
 from agent.ont.frames import MT
 from agent.ont.session import MAX_EVENTS, Request, Runner
 from hil.ont.emulator import (
+    DEFAULT_MIB,
     Emulator,
     ScenarioError,
     check_scenario,
+    load_json,
     load_scenario,
     scenario_names,
     self_test_result,
@@ -280,3 +283,47 @@ def test_the_message_set_follows_the_omcc_version(version: int, extended: bool) 
     assert runner.error is None
     assert (runner.result["omcc_version"], runner.result["extended"]) == (version, extended)
     ont_expectations.check("healthy", runner.result)
+
+
+def test_alarm_state_follows_sequence_numbers_as_openonu_does() -> None:
+    # alarm_manager.go: after Get all alarms the next notification is 1; 255 is followed by 1
+    state = AlarmState()
+    state.sync({(263, 0x8001): [0]})
+    state.notify(messages.Alarm(263, 0x8001, [], 1))  # the low-rx alarm cleared
+    assert state.standing == {} and not state.gap
+    state.last_sequence = 255
+    state.notify(messages.Alarm(263, 0x8002, [4], 1))
+    assert not state.gap and state.ani_alarms() == [
+        {"instance": 0x8002, "alarms": ["low_tx_power"]}
+    ]
+    state.notify(messages.Alarm(263, 0x8002, [4, 6], 3))  # 2 never arrived
+    assert state.gap and state.gaps == 1
+
+
+def test_a_lost_alarm_during_the_poll_triggers_a_resync() -> None:
+    # The ONT raises its alarm after the poll's Get all alarms, and one notification before it
+    # was lost: the client must notice the gap and read all alarms again.
+    scenario = {"alarms": {"263/32769": [0]}, "raise_alarms_at": 35, "lose_alarms": 1}
+    emulator = Emulator(scenario=scenario)
+    state = AlarmState()
+    runner = simulate(procedures.poll(alarms=state), emulator, alarms=state)
+    assert runner.error is None
+    assert emulator.seen[MT.GET_ALL_ALARMS] == 2 and runner.result["alarm_resyncs"] == 1
+    assert runner.result["alarms"] == ["low_rx_power"] and not state.gap
+    without_loss = Emulator(scenario={**scenario, "lose_alarms": 0})
+    runner = simulate(procedures.poll(), without_loss)
+    assert without_loss.seen[MT.GET_ALL_ALARMS] == 1 and runner.result["alarm_resyncs"] == 0
+
+
+def test_alarms_of_every_ani_g_instance() -> None:
+    mib = load_json(DEFAULT_MIB)
+    second = next(e for e in mib["entities"] if e["class"] == 263) | {"instance": 0x8002}
+    mib["entities"].append(second)
+    emulator = Emulator(mib, {"alarms": {"263/32769": [0], "263/32770": [4, 6]}})
+    result = simulate(procedures.poll(), emulator).result
+    assert [a["instance"] for a in result["ani_g"]] == [0x8001, 0x8002]
+    assert result["ani_g"][1]["rx_dbm"] == -18.52 and result["ani_g"][1]["temperature_c"] == 45.5
+    assert result["ani_g_alarms"] == [
+        {"instance": 0x8001, "alarms": ["low_rx_power"]},
+        {"instance": 0x8002, "alarms": ["low_tx_power", "laser_bias_current"]},
+    ]
