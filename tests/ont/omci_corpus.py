@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 LIB = "opencord/omci-lib-go"
+PYVOLTHA = "opencord/pyvoltha test/unit/extensions/omci/test_omci.py"  # commit 67b674a
 ZEROS = "00"
 
 
@@ -352,6 +353,36 @@ CORPUS: list[Frame] = [
         "0001590a01000000010000000000000000000000000000000000000000000000000000000000000000000028",
         {"tci": 1, "mt": 25, "me_class": 256, "me_instance": 0, "extended": False},
         {"RebootCondition": 1},
+        {},
+    ),
+]
+
+# pyvoltha's openomci references (TCI 0 on a Get: older OLT code did that; our client refuses such
+# a response at the session level, as omci-lib-go does, but the frame itself decodes).
+CORPUS += [
+    Frame(
+        "pyvoltha Get request circuit pack",
+        f"{PYVOLTHA} :: TestOmciFundamentals.reference_get_request_hex",
+        "0000490a000601010800" + _z(30) + "00000028",
+        {"tci": 0, "mt": 9, "me_class": 6, "me_instance": 0x101, "extended": False},
+        {"entity_class": 6, "entity_id": 0x101, "attributes_mask": 0x800, "omci_trailer": 0x28},
+        {"get_mask": 0x0800},
+    ),
+    Frame(
+        "pyvoltha Get response circuit pack",
+        f"{PYVOLTHA} :: TestOmciFundamentals.reference_get_response_hex",
+        "0000290a00060101000800504d4353" + _z(25) + "00000028",
+        {"tci": 0, "mt": 9, "me_class": 6, "me_instance": 0x101, "extended": False},
+        {"success_code": 0, "entity_class": 6, "entity_id": 0x101, "attributes_mask": 0x800},
+        # circuit pack (6) is not modelled: its vendor id bytes are kept raw
+        {"result": 0, "mask": 0x0800, "values": "504d4353" + _z(21)},
+    ),
+    Frame(
+        "pyvoltha MIB reset request",
+        f"{PYVOLTHA} :: TestSelectMessageGeneration.test_mib_reset_message_serialization",
+        "00014F0A00020000" + _z(32) + "00000028",
+        {"tci": 1, "mt": 15, "me_class": 2, "me_instance": 0, "extended": False},
+        {"transaction_id": 1, "message_type": 0x4F, "entity_class": 2},
         {},
     ),
 ]
