@@ -147,3 +147,42 @@ def test_codec_and_scapy_layers_agree(
     assert (pkt.tci, pkt.mt, bool(pkt.ar), bool(pkt.ak), pkt.contents) == (
         decoded.tci, decoded.mt, decoded.ar, decoded.ak, decoded.contents,
     )  # fmt: skip
+
+
+_PM_VALUES = st.fixed_dictionaries(
+    {
+        "interval_end_time": st.integers(0, 255),
+        "corrected_code_words": st.integers(0, 2**32 - 1) | st.none(),
+        "octets": st.integers(0, 2**64 - 1),
+        "control_block": st.sampled_from(["00" * 16, "00" * 11 + "01" + "00" * 4, "", "01"]),
+    }
+)
+
+
+@FAST
+@given(st.lists(st.tuples(_PM_VALUES, st.integers(0, 2**32 - 1) | st.none(),
+                          st.floats(0, 1e6)), max_size=6))  # fmt: skip
+def test_pm_tracker_never_fails_nor_reports_negative_counts(
+    readings: list[tuple[dict[str, object], int | None, float]],
+) -> None:
+    from agent.ont.pm import PmTracker
+
+    tracker = PmTracker()
+    for values, up, now in readings:
+        reading = {"sys_up_time": up, "instances": {"425/1": values, "312/1": values}}
+        for interval in tracker.update(reading, now):
+            for key, count in interval.items():
+                assert count is None or not isinstance(count, int) or count >= 0, key
+
+
+@FAST
+@given(st.lists(st.tuples(st.integers(0, 255), st.lists(st.integers(0, 223), max_size=4)),
+                max_size=20))  # fmt: skip
+def test_alarm_state_takes_any_notification_sequence(events: list[tuple[int, list[int]]]) -> None:
+    from agent.ont.alarms import AlarmState
+
+    state = AlarmState()
+    for sequence, numbers in events:
+        state.notify(messages.Alarm(263, 0x8001, numbers, sequence))
+    assert state.gaps <= len(events)
+    assert all(isinstance(a["alarms"], list) for a in state.ani_alarms())
