@@ -264,9 +264,12 @@ class Doctor:
             return Result("ONT", SKIP, "no optical polling in [schedule] (no ONT)")
         from agent.ont.driver import poll_ont
         from agent.ont.session import OmciError
+        from agent.ont.sfp_source import SfpSource
         from agent.ont.source import make
 
         source = make(self.config, self.board)
+        if isinstance(source, SfpSource):
+            return await self._check_sfp(source.iface)
         try:
             self.ont, _ = await poll_ont(
                 source.transport, timeout_s=source.timeout_s, retries=source.retries
@@ -281,6 +284,21 @@ class Doctor:
             )
         r = self.ont
         return passed("ONT", f"{r['vendor_id']} {r['equipment_id']} on {source.transport}")
+
+    async def _check_sfp(self, iface: str) -> Result:
+        """The board's optics are an SFP ONT stick's own diagnostics (docs/ont.md)."""
+        from agent.ont import sfp
+
+        try:
+            module = sfp.decode(await sfp.read_module_eeprom(iface))
+        except sfp.EepromError as exc:
+            return Result(
+                "ONT", FAIL, f"no SFP module diagnostics on {iface}: {exc}",
+                "check the SFP ONT stick is seated in the cage and [ont] iface names its port",
+            )  # fmt: skip
+        self.ont = {"optical": module}
+        name = " ".join(filter(None, (module["vendor_name"], module["part_number"])))
+        return passed("ONT", f"SFP {name or 'module'} on {iface} ({module['diagnostics']})")
 
     async def check_optical(self) -> Result:
         if self.ont is None:

@@ -4,6 +4,7 @@ with mutual TLS: a healthy install passes; each fault yields its own fail line w
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,20 @@ def test_missing_config_is_bad_usage(tmp_path: Path) -> None:
     done = run_qiyas("doctor", "-c", str(tmp_path / "absent.toml"))
     assert done.returncode == 2
     assert "qiyas provision writes it" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("ethtool") is None, reason="ethtool not installed")
+def test_an_sfp_optical_source_is_read_from_the_stick(
+    tmp_path: Path, tls_broker: TlsBroker, pki: PKI
+) -> None:
+    """[ont] source = "sfp": the doctor reads the stick's diagnostics, not OMCI. The real ethtool
+    against the loopback, which has no module: the fail says so and what to check."""
+    config, _ = provision(tmp_path, tls_broker.url, pki.device(PROBE), "--server", "127.0.0.1:9")
+    with config.open("a") as f:
+        f.write('[ont]\nsource = "sfp"\niface = "lo"\n')
+    _, checks = doctor(config)
+    assert checks["ONT"]["status"] == "fail"
+    assert "no SFP module diagnostics on lo" in checks["ONT"]["reason"]
+    assert "not supported" in checks["ONT"]["reason"]
+    assert "SFP ONT stick" in checks["ONT"]["fix"]
+    assert checks["optical levels"]["status"] == "skip"
