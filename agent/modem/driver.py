@@ -229,10 +229,23 @@ class ModemDriver:
         else:
             await self._close()
             await self._power_cycle()
-            deadline = self._clock() + self.settings.boot_wait_s
-            await self._open(wait_s=self.settings.boot_wait_s)
-            await self._resync(deadline)
+            await self._reopen_after_power_cycle(self._clock() + self.settings.boot_wait_s)
         self.identity = None  # after any recovery, ask who it is again
+
+    async def _reopen_after_power_cycle(self, deadline: float) -> None:
+        """Open the port and resync, again and again until the boot deadline: a hook may return
+        before the modem has gone, so the node first opened can be the old one, which vanishes
+        under us when the modem re-enumerates."""
+        while True:
+            try:
+                await self._open(wait_s=max(0.0, deadline - self._clock()))
+                await self._resync(max(deadline, self._clock() + RESYNC_TIMEOUT_S))
+                return
+            except PortError:
+                if self._clock() >= deadline:
+                    raise
+                await self._close()
+                await asyncio.sleep(REOPEN_RETRY_S)
 
     async def _power_cycle(self) -> None:
         command = self.settings.power_cycle_command

@@ -177,3 +177,25 @@ async def test_a_modem_that_re_enumerates_is_found_again_by_its_stable_path(
     assert drv.take_recoveries() == ["power-cycle"]
     assert os.path.realpath(link) != before  # a new PTY: the old device node is gone
     assert snapshot["dialect"] == "fibocom" and snapshot["serving_cell"]["band"] == "n78"
+
+
+@pytest.mark.usefixtures("quick_resync")
+async def test_a_hook_that_returns_before_the_modem_goes_still_finds_the_new_port(
+    emulators: list[Emulator], tmp_path: Path
+) -> None:
+    # uhubctl and GPIO hooks return once power is toggled; the old node can outlive them, so
+    # the driver may first open the port that is about to vanish
+    link = tmp_path / "by-id" / "usb-Quectel_RM520N-GL-if02-port0"
+    link.parent.mkdir()
+    emu = Emulator("--dialect", "fibocom", "--scenario", "re-enumerate", "--link", str(link))
+    emulators.append(emu)
+    hook = ["sh", "-c", f"(sleep 0.5; kill -USR1 {emu.proc.pid}) >/dev/null 2>&1 &"]
+    drv = ModemDriver(
+        ModemSettings(str(link), power_cycle_command=hook, boot_wait_s=5, command_timeout_s=0.3)
+    )
+    try:
+        snapshot = await drv.poll()
+    finally:
+        await drv.aclose()
+    assert drv.take_recoveries() == ["power-cycle"]
+    assert snapshot["dialect"] == "fibocom" and snapshot["serving_cell"]["band"] == "n78"

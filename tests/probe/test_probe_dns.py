@@ -57,6 +57,9 @@ def resolver_link() -> Iterator[ShapedLink]:
     if shutil.which("dnsmasq") is None:
         pytest.skip("dnsmasq is not installed (scripts/setup installs dnsmasq-base)")
     with ShapedLink(100, queue_ms=20) as link:
+        # the start-up polling below draws port-unreachable replies, and the kernel's ICMP rate
+        # limit would then swallow the one the no-resolver test waits for
+        link.run("b", ["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"], check=True)
         ready = threading.Event()
         threading.Thread(target=_serve_upstream, args=(link, ready), daemon=True).start()
         assert ready.wait(10)
