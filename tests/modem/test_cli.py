@@ -157,16 +157,16 @@ async def test_hung_modem_is_brought_back_by_the_boards_power_cycle_command(
     assert first["serving_cell"]["tech"] == "NR5G-SA" and first["serving_cell"]["rsrp_dbm"] == -87
 
 
-@pytest.mark.usefixtures("quick_resync")
-async def test_a_modem_that_re_enumerates_is_found_again_by_its_stable_path(
-    emulators: list[Emulator], tmp_path: Path
-) -> None:
+def start_re_enumerating_modem(emulators: list[Emulator], tmp_path: Path) -> tuple[Emulator, Path]:
+    """A Fibocom modem that hangs and comes back on a new PTY, reached by a stable by-id link."""
     link = tmp_path / "by-id" / "usb-Quectel_RM520N-GL-if02-port0"
     link.parent.mkdir()
     emu = Emulator("--dialect", "fibocom", "--scenario", "re-enumerate", "--link", str(link))
     emulators.append(emu)
-    before = os.path.realpath(link)
-    hook = ["kill", "-USR1", str(emu.proc.pid)]
+    return emu, link
+
+
+async def poll_with_hook(link: Path, hook: list[str]) -> tuple[dict[str, Any], list[str]]:
     drv = ModemDriver(
         ModemSettings(str(link), power_cycle_command=hook, boot_wait_s=5, command_timeout_s=0.3)
     )
@@ -174,7 +174,17 @@ async def test_a_modem_that_re_enumerates_is_found_again_by_its_stable_path(
         snapshot = await drv.poll()
     finally:
         await drv.aclose()
-    assert drv.take_recoveries() == ["power-cycle"]
+    return snapshot, drv.take_recoveries()
+
+
+@pytest.mark.usefixtures("quick_resync")
+async def test_a_modem_that_re_enumerates_is_found_again_by_its_stable_path(
+    emulators: list[Emulator], tmp_path: Path
+) -> None:
+    emu, link = start_re_enumerating_modem(emulators, tmp_path)
+    before = os.path.realpath(link)
+    snapshot, recoveries = await poll_with_hook(link, ["kill", "-USR1", str(emu.proc.pid)])
+    assert recoveries == ["power-cycle"]
     assert os.path.realpath(link) != before  # a new PTY: the old device node is gone
     assert snapshot["dialect"] == "fibocom" and snapshot["serving_cell"]["band"] == "n78"
 
@@ -185,17 +195,8 @@ async def test_a_hook_that_returns_before_the_modem_goes_still_finds_the_new_por
 ) -> None:
     # uhubctl and GPIO hooks return once power is toggled; the old node can outlive them, so
     # the driver may first open the port that is about to vanish
-    link = tmp_path / "by-id" / "usb-Quectel_RM520N-GL-if02-port0"
-    link.parent.mkdir()
-    emu = Emulator("--dialect", "fibocom", "--scenario", "re-enumerate", "--link", str(link))
-    emulators.append(emu)
+    emu, link = start_re_enumerating_modem(emulators, tmp_path)
     hook = ["sh", "-c", f"(sleep 0.5; kill -USR1 {emu.proc.pid}) >/dev/null 2>&1 &"]
-    drv = ModemDriver(
-        ModemSettings(str(link), power_cycle_command=hook, boot_wait_s=5, command_timeout_s=0.3)
-    )
-    try:
-        snapshot = await drv.poll()
-    finally:
-        await drv.aclose()
-    assert drv.take_recoveries() == ["power-cycle"]
+    snapshot, recoveries = await poll_with_hook(link, hook)
+    assert recoveries == ["power-cycle"]
     assert snapshot["dialect"] == "fibocom" and snapshot["serving_cell"]["band"] == "n78"
