@@ -125,8 +125,17 @@ def create_app(db_url: str, public: bool = False, feed_poll_s: float = 1.0) -> F
     Time = Annotated[str | None, Query(description="ISO 8601 or ms since 1970", max_length=40)]
     Metric = Annotated[str, Query(pattern="^(" + "|".join(metrics.NAMES) + ")$")]
     Group = Annotated[str, Query(pattern="^(" + "|".join(queries.GROUPS) + ")$")]
+    Validity = Annotated[
+        str | None,
+        Query(
+            pattern="^(" + "|".join(queries.VALIDITY) + ")$",
+            description="by the probe's verdict (docs/methodology.md §4); aggregates default to"
+            " usable (valid, or no verdict), records to all",
+        ),
+    ]
 
     def filters(
+        validity: Validity = None,
         probe: Probe = None,
         operator: Text = None,
         region: Region = None,
@@ -143,6 +152,7 @@ def create_app(db_url: str, public: bool = False, feed_poll_s: float = 1.0) -> F
             kind=kind,
             since_ms=_time(since, "since"),
             until_ms=_time(until, "until"),
+            validity=validity,
         )
 
     Filtered = Annotated[queries.Filters, Depends(filters)]

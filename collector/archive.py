@@ -184,7 +184,7 @@ _SELECT = (
     "SELECT r.probe, r.epoch, r.seq, r.kid, r.kind, r.time_ms, r.synced, r.received_at_ms,"
     " r.record, r.flag, p.operator, p.technology, p.region, r.raw, "
     + ", ".join(f"r.{name}" for name in metrics.NAMES)
-    + " FROM records r LEFT JOIN probes p ON p.probe = r.probe"
+    + ", r.validity FROM records r LEFT JOIN probes p ON p.probe = r.probe"
 )
 
 
@@ -224,8 +224,8 @@ def _archive_row(row: tuple[Any, ...]) -> dict[str, Any]:
         "operator": row[10],
         "technology": row[11],
         "region": row[12],
-        # The validity verdict (issue 17) is not stored yet: null, not guessed.
-        "validity": None,
+        # The probe's verdict (docs/methodology.md §4); null: the record carries none.
+        "validity": row[14 + len(metrics.NAMES)],
         "cose": bytes(row[13]),
     }
     for i, name in enumerate(metrics.NAMES):

@@ -16,7 +16,7 @@ from agent.core import acks, cose, record, topics
 from collector import metrics
 from collector.presence import Presence, StatusError, parse_status
 from collector.replay import SeqWindow
-from collector.store import QuarantineRow, RecordRow, Store
+from collector.store import QuarantineRow, RecordRow, Store, verdict_of
 from collector.times import iso_ms
 from collector.verify import KeyLookup, Rejected, Verified, check_message
 
@@ -140,6 +140,7 @@ def process(
                     raw=raw,
                     metrics=metrics.extract(rec["kind"], rec["values"]),
                     flag=window.flag(rec["probe"], rec["epoch"], rec["seq"]) if window else None,
+                    validity=verdict_of(rec),
                 )
             )
         else:

@@ -37,6 +37,13 @@ _BASE_COLUMNS: list[tuple[str, str, str]] = [
     ("synced", "boolean", "whether the probe's clock was synchronised when it measured"),
     ("received_at", "timestamp", "when the collector received and stored it, ISO 8601 UTC"),
     ("flag", "text", "why a verified record looks wrong (e.g. far outside the replay window)"),
+    (
+        "validity",
+        "text",
+        "the probe's verdict on the measurement: valid, flagged (reasons in the record's "
+        "validity), or empty when the record carries none (schema v1, passive kinds); "
+        "docs/methodology.md §4",
+    ),
 ]
 _JSON_COLUMNS: list[tuple[str, str, str]] = [
     (
@@ -82,6 +89,7 @@ def _row(row: RecordRow, probe: ProbeRow | None) -> dict[str, Any]:
         "synced": row.synced,
         "received_at": row.received_at_ms,
         "flag": row.flag,
+        "validity": row.validity,
     }
     for name in metrics.NAMES:
         out[name] = row.metrics.get(name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector import metrics
@@ -17,6 +17,15 @@ from collector.store import Store, now_ms
 from collector.times import iso_ms
 
 GROUPS = ("operator", "region", "technology", "probe")
+# Which results by the probe's verdict (docs/methodology.md §4): `usable` (valid, or no verdict as
+# in schema v1) is what aggregates take by default; the others select one class or all.
+VALIDITY = {
+    "usable": "(r.validity IS NULL OR r.validity <> 'flagged')",
+    "valid": "r.validity = 'valid'",
+    "flagged": "r.validity = 'flagged'",
+    "unknown": "r.validity IS NULL",
+    "all": None,
+}
 PERCENTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 # Probe health: seen within this long is "active", within LATE_MS "late", else "silent".
 ACTIVE_MS = 3_600_000
@@ -32,6 +41,7 @@ class Filters:
     kind: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    validity: str | None = None  # a key of VALIDITY; None: all records, `usable` in aggregates
 
     def where(self) -> tuple[list[str], list[Any]]:
         """SQL conditions on records r joined with probes p, and their parameters."""
@@ -53,6 +63,9 @@ class Filters:
         if self.until_ms is not None:
             clauses.append("r.time_ms < ?")
             params.append(self.until_ms)
+        condition = VALIDITY[self.validity or "all"]
+        if condition is not None:
+            clauses.append(condition)
         return clauses, params
 
 
@@ -65,7 +78,7 @@ def _where_sql(clauses: Sequence[str]) -> str:
 
 def record_doc(row: Sequence[Any]) -> dict[str, Any]:
     """id, probe, epoch, seq, kid, kind, time_ms, synced, received_at_ms, record, flag, operator,
-    technology, region → the API's view of one record."""
+    technology, region, validity → the API's view of one record."""
     rec = row[9] if isinstance(row[9], dict) else json.loads(row[9])
     return {
         "id": row[0],
@@ -84,12 +97,14 @@ def record_doc(row: Sequence[Any]) -> dict[str, Any]:
         "operator": row[11],
         "technology": row[12],
         "region": row[13],
+        # The probe's verdict on the measurement, with its reasons; null: it gave none.
+        "validity": rec.get("validity") if row[14] is not None else None,
     }
 
 
 _RECORD_SELECT = (
     "SELECT r.id, r.probe, r.epoch, r.seq, r.kid, r.kind, r.time_ms, r.synced, r.received_at_ms,"
-    " r.record, r.flag, p.operator, p.technology, p.region"
+    " r.record, r.flag, p.operator, p.technology, p.region, r.validity"
 )
 
 
@@ -147,9 +162,12 @@ def aggregate(
     threshold: float | None = None,
     bucket_ms: int | None = None,
 ) -> list[Aggregate]:
-    """Percentiles of metric per group (and per time bucket when bucket_ms is given)."""
+    """Percentiles of metric per group (and per time bucket when bucket_ms is given), over the
+    usable results unless filters name another validity (flagged ones are out by default)."""
     if metric not in metrics.BY_NAME or group_by not in GROUPS:
         raise ValueError(f"unknown metric {metric!r} or grouping {group_by!r}")
+    if filters.validity is None:
+        filters = replace(filters, validity="usable")
     group_col = "r.probe" if group_by == "probe" else f"p.{group_by}"
     bucket_col = f"(r.time_ms - (r.time_ms % {int(bucket_ms)}))" if bucket_ms else "NULL"
     clauses, params = filters.where()

@@ -41,6 +41,10 @@ def _backfill_metrics(store: Any) -> None:
     store.backfill_metrics()
 
 
+def _backfill_validity(store: Any) -> None:
+    store.backfill_validity()
+
+
 MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (
         1,
@@ -140,6 +144,17 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
         5,
         "partial index of flagged records (probe health counts them per probe)",
         ["CREATE INDEX records_flagged ON records (probe) WHERE flag IS NOT NULL"],
+    ),
+    (
+        6,
+        "validity verdict of each end-to-end result, apart from the ingest flag",
+        [
+            # The probe's verdict on its measurement (docs/methodology.md §4): 'valid', 'flagged',
+            # or NULL when the record carries none (schema v1, passive kinds). `flag` stays the
+            # collector's opinion of the record itself.
+            "ALTER TABLE records ADD COLUMN validity TEXT",
+            _backfill_validity,
+        ],
     ),
 ]
 

@@ -52,6 +52,7 @@ class RecordRow:
     raw: bytes
     metrics: dict[str, float] = field(default_factory=dict)  # see collector.metrics
     flag: str | None = None  # why this verified record looks wrong, if it does
+    validity: str | None = None  # the probe's verdict on its measurement; None: it gave none
     id: int = 0
 
 
@@ -79,6 +80,7 @@ class KeyRow:
 _RECORD_COLS = (
     "probe, epoch, seq, kid, kind, time_ms, synced, received_at_ms, record, raw, flag, "
     + (", ".join(metrics.NAMES))
+    + ", validity"
 )
 _PROBE_COLS = (
     "probe, operator, technology, region, commune, consent_date, board, firmware, updated_at_ms"
@@ -177,6 +179,13 @@ def open_store(url: str, migrate: bool = True) -> Store:
     return store
 
 
+def verdict_of(record: dict[str, Any]) -> str | None:
+    """The verdict a decoded record carries ('valid' / 'flagged'), None when it carries none."""
+    validity = record.get("validity")
+    verdict = validity.get("verdict") if isinstance(validity, dict) else None
+    return verdict if isinstance(verdict, str) else None
+
+
 def _record_from_row(row: Sequence[Any]) -> RecordRow:
     record = row[9] if isinstance(row[9], dict) else json.loads(row[9])
     metric_values = row[12 : 12 + len(metrics.NAMES)]
@@ -193,6 +202,7 @@ def _record_from_row(row: Sequence[Any]) -> RecordRow:
         raw=bytes(row[10]),
         flag=row[11],
         metrics={n: v for n, v in zip(metrics.NAMES, metric_values, strict=True) if v is not None},
+        validity=row[12 + len(metrics.NAMES)],
         id=row[0],
     )
 
@@ -287,6 +297,13 @@ class Store:
                 sets = ", ".join(f"{name} = ?" for name in found)
                 self._execute(f"UPDATE records SET {sets} WHERE id = ?", [*found.values(), row_id])
 
+    def backfill_validity(self) -> None:
+        """Fill the validity column of stored records from their verdicts (a migration step)."""
+        for row_id, rec in self._query("SELECT id, record FROM records"):
+            verdict = verdict_of(rec if isinstance(rec, dict) else json.loads(rec))
+            if verdict is not None:
+                self._execute("UPDATE records SET validity = ? WHERE id = ?", [verdict, row_id])
+
     def schema_version(self) -> int:
         rows = self._query("SELECT MAX(version) FROM schema_migrations")
         return int(rows[0][0] or 0)
@@ -332,12 +349,13 @@ class Store:
     def _insert_records(self, chunk: Sequence[RecordRow]) -> list[tuple[str, int, int]]:
         json_type = schema.TYPES[self.dialect]["json"]
         metric_marks = ", ?" * len(metrics.NAMES)
-        row_sql = f"(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS {json_type}), ?, ?{metric_marks})"
+        row_sql = f"(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS {json_type}), ?, ?{metric_marks}, ?)"
         params: list[Any] = []
         for r in chunk:
             params += [r.probe, r.epoch, r.seq, r.kid, r.kind, r.time_ms, r.synced]
             params += [r.received_at_ms, json.dumps(r.record, ensure_ascii=False), r.raw, r.flag]
             params += [r.metrics.get(name) for name in metrics.NAMES]
+            params.append(r.validity)
         rows = self._query(
             f"INSERT INTO records ({_RECORD_COLS}) VALUES "
             + ", ".join([row_sql] * len(chunk))
