@@ -44,6 +44,7 @@ class Pending(NamedTuple):
 class Peek(NamedTuple):
     issued: int  # seqs ever issued on this probe (the last seq)
     waiting: set[int]  # seqs committed and not yet acknowledged
+    oldest_created: float | None  # when the oldest waiting record was committed (Unix time)
 
 
 def peek(path: Path) -> Peek:
@@ -52,9 +53,10 @@ def peek(path: Path) -> Peek:
     try:
         row = db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
         waiting = {seq for (seq,) in db.execute("SELECT seq FROM records")}
+        (oldest,) = db.execute("SELECT min(created) FROM records").fetchone()
     finally:
         db.close()
-    return Peek(int(row[0]) if row else 0, waiting)
+    return Peek(int(row[0]) if row else 0, waiting, None if oldest is None else float(oldest))
 
 
 class OutboxFull(QiyasError, OSError):

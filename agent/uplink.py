@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,7 +22,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent.config import AgentConfig
+from agent.config import AgentConfig, BrokerConfig
 from agent.core import acks, topics
 from agent.outbox import Outbox, Pending
 
@@ -39,6 +40,36 @@ def backoff_delay(attempt: int, rng: random.Random = random._inst) -> float:
     """Exponential backoff with jitter: uniform in [d/2, d], d = min(cap, base·2^attempt)."""
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
     return rng.uniform(ceiling / 2, ceiling)
+
+
+def tls_context(broker: BrokerConfig) -> ssl.SSLContext:
+    """The TLS the agent speaks to the broker: broker.ca trusted, broker.cert presented."""
+    context = ssl.create_default_context(cafile=broker.ca)
+    if broker.cert:
+        context.load_cert_chain(broker.cert, broker.key)
+    return context
+
+
+def mqtt_client(
+    broker: BrokerConfig, identifier: str, will: aiomqtt.Will | None = None
+) -> aiomqtt.Client:
+    """The agent's MQTT client: MQTT 5 with a persistent session (clean_start never, session
+    expiry set) so acks sent while the probe was away still reach it. `qiyas doctor` connects
+    with this same client, so what it proves is what the agent will meet."""
+    connect = Properties(PacketTypes.CONNECT)
+    connect.SessionExpiryInterval = SESSION_EXPIRY_S
+    return aiomqtt.Client(
+        broker.host,
+        broker.port,
+        identifier=identifier,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=False,
+        properties=connect,
+        will=will,
+        tls_context=tls_context(broker) if broker.tls else None,
+        keepalive=60,
+        timeout=10,
+    )
 
 
 class Uplink:
@@ -69,27 +100,9 @@ class Uplink:
         self._wake.set()
 
     def _client(self) -> aiomqtt.Client:
-        broker = self.config.broker
-        connect = Properties(PacketTypes.CONNECT)
-        connect.SessionExpiryInterval = SESSION_EXPIRY_S
-        tls = None
-        if broker.tls:
-            tls = aiomqtt.TLSParameters(
-                ca_certs=broker.ca, certfile=broker.cert, keyfile=broker.key
-            )
         death = json.dumps({**self.status, "state": "offline", "reason": "connection lost"})
-        return aiomqtt.Client(
-            broker.host,
-            broker.port,
-            identifier=f"qiyas-agent-{self.probe}",
-            protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=False,
-            properties=connect,
-            will=aiomqtt.Will(topics.status(self.probe), death, qos=1, retain=True),
-            tls_params=tls,
-            keepalive=60,
-            timeout=10,
-        )
+        will = aiomqtt.Will(topics.status(self.probe), death, qos=1, retain=True)
+        return mqtt_client(self.config.broker, f"qiyas-agent-{self.probe}", will)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until stop is set, reconnecting with backoff."""

@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("collector.verify_cli", "verify and decode signed records offline"),
     "archive": ("collector.archive_cli", "signed Parquet archive of closed days, and its keys"),
     "provision": ("tools.provision", "create this probe's key and config; print its bundle"),
-    "doctor": ("tools.doctor", "check an installation step by step"),
+    "doctor": ("tools.doctor.cli", "check an installation step by step"),
     "boards": ("tools.boards", "list and show board profiles"),
     "firmware": ("tools.firmware", "build the MicroPython firmware bundle"),
     "flash": ("tools.flash", "flash MicroPython and the bundle onto an ESP32 board"),

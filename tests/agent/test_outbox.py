@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.outbox import Outbox, OutboxFull
+from agent.outbox import Outbox, OutboxFull, peek
 
 
 def body(epoch: int, seq: int) -> bytes:
@@ -95,6 +95,29 @@ def test_wal_and_full_sync(tmp_path: Path) -> None:
     assert box.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert box.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     box.close()
+
+
+def test_peek_sees_the_agents_outbox_from_another_connection(tmp_path: Path) -> None:
+    """What `qiyas doctor` reads while the agent holds the database open: the seqs issued, the
+    records waiting and when the oldest of them was committed; acknowledged ones are gone."""
+    path = tmp_path / "o.db"
+    box = Outbox(path)
+    assert peek(path) == (0, set(), None)
+    seqs = [box.add("health", body) for _ in range(3)]
+    created = box.db.execute("SELECT created FROM records WHERE seq=?", (seqs[0],)).fetchone()[0]
+    box.acknowledge([(box.epoch, seqs[1])])
+    seen = peek(path)
+    assert seen == (3, {seqs[0], seqs[2]}, created)
+    assert len(seen.waiting) == box.depth
+    box.acknowledge([(box.epoch, s) for s in (seqs[0], seqs[2])])
+    assert peek(path) == (3, set(), None)
+    box.close()
+
+
+def test_peek_of_no_outbox_creates_none(tmp_path: Path) -> None:
+    with pytest.raises(sqlite3.OperationalError):  # read-only: it cannot create one
+        peek(tmp_path / "absent.db")
+    assert not (tmp_path / "absent.db").exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tiny tmpfs")

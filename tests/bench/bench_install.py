@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 AGENT_MODULES = (
     "agent.supervisor, agent.modem.source, agent.ont.source, agent.probe.source, agent.statuspage,"
-    " tools.provision, tools.doctor"
+    " tools.provision, tools.doctor.cli"
 )
 
 
