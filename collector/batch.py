@@ -92,14 +92,20 @@ def _check(
 
 
 def _quarantined(
-    topic: str, probe: str | None, reason: str, now_ms: int, raw: bytes
+    topic: str, raw: bytes, probe: str | None, reason: str, now_ms: int
 ) -> QuarantineRow:
     """Keep the evidence, but no more of it than a valid record could be: a flood of huge
     messages must not fill the database."""
     if len(raw) > cose.MAX_MESSAGE:
         reason += f" (first {cose.MAX_MESSAGE} of {len(raw)} bytes kept)"
         raw = raw[: cose.MAX_MESSAGE]
+    # A reason may quote the input (or the database quoting it): no store refuses it escaped.
+    reason = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in reason)
     return QuarantineRow(topic, probe, reason, now_ms, raw)
+
+
+def _identity(row: RecordRow) -> tuple[str, int, int]:
+    return row.probe, row.epoch, row.seq
 
 
 def process(
@@ -117,14 +123,18 @@ def process(
     Raises only if the store fails, in which case nothing was committed and nothing is acked.
     """
     rows: list[RecordRow] = []
+    signed: list[tuple[str, bytes]] = []  # (topic, raw) of each row
     quarantined: list[QuarantineRow] = []
     presence: list[Presence] = []
+    announced: list[tuple[str, bytes]] = []  # (topic, raw) of each presence
     outcome = Outcome()
     for topic, raw in messages:
         verdict = _check(topic, raw, lookup, now_ms)
         if isinstance(verdict, Presence):
             presence.append(verdict)
+            announced.append((topic, raw))
         elif isinstance(verdict, Verified):
+            signed.append((topic, raw))
             rec = verdict.record
             rows.append(
                 RecordRow(
@@ -145,17 +155,31 @@ def process(
             )
         else:
             probe = _topic_probe(topic, "records") or _topic_probe(topic, "status")
-            quarantined.append(_quarantined(topic, probe, verdict.reason, now_ms, raw))
+            quarantined.append(_quarantined(topic, raw, probe, verdict.reason, now_ms))
             if probe is not None and verdict.epoch is not None and verdict.seq is not None:
                 outcome.ack(probe, verdict.epoch, verdict.seq, acks.QUARANTINED)
-    is_new = store.store_batch(rows, quarantined, presence)
-    outcome.quarantined = len(quarantined)
-    outcome.presence = len(presence)
-    for row, new in zip(rows, is_new, strict=True):
-        outcome.ack(row.probe, row.epoch, row.seq, acks.STORED if new else acks.DUPLICATE)
-        if new:
+    stored = store.store_batch(rows, quarantined, presence)
+    refused = [
+        _quarantined(*signed[i], rows[i].probe, reason, now_ms)
+        for i, reason in stored.refused_records.items()
+    ] + [
+        _quarantined(*announced[i], presence[i].probe, reason, now_ms)
+        for i, reason in stored.refused_presence.items()
+    ]
+    if refused:
+        # Kept apart: the rows the database took are committed whatever becomes of these.
+        store.store_batch((), refused)
+    outcome.quarantined = len(quarantined) + len(refused)
+    outcome.presence = len(presence) - len(stored.refused_presence)
+    refused_ids = {_identity(rows[i]) for i in stored.refused_records}
+    for row, new in zip(rows, stored.new, strict=True):
+        if _identity(row) in refused_ids:
+            outcome.ack(row.probe, row.epoch, row.seq, acks.QUARANTINED)
+        elif new:
+            outcome.ack(row.probe, row.epoch, row.seq, acks.STORED)
             outcome.stored += 1
             outcome.new_records.append(row)
         else:
+            outcome.ack(row.probe, row.epoch, row.seq, acks.DUPLICATE)
             outcome.duplicates += 1
     return outcome

@@ -35,6 +35,9 @@ def _text(doc: dict[str, object], name: str, limit: int) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > limit:
         raise StatusError(f"status {name} must be a text of at most {limit} characters")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        # PostgreSQL text cannot hold a NUL; one line of printable text is all a reason needs.
+        raise StatusError(f"status {name} holds a NUL or another control character")
     return value
 
 

@@ -57,6 +57,24 @@ class RecordRow:
 
 
 @dataclass(frozen=True)
+class Stored:
+    """What Store.store_batch did. new: per record, True if stored now, False if it was stored
+    already (by an earlier batch or earlier in this one) or refused. refused_records /
+    refused_presence: index in the batch → why the database refused that row."""
+
+    new: list[bool]
+    refused_records: dict[int, str] = field(default_factory=dict)
+    refused_presence: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Inserted:
+    new: set[int] = field(default_factory=set)
+    refused_records: dict[int, str] = field(default_factory=dict)
+    refused_presence: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class QuarantineRow:
     topic: str
     probe: str | None
@@ -90,15 +108,22 @@ _KEY_COLS = "probe, kid, public_key, not_before_ms, not_after_ms, revoked_at_ms,
 
 
 class _Engine:
-    """What differs between SQLite and PostgreSQL, behind four methods."""
+    """What differs between SQLite and PostgreSQL, behind a few methods."""
 
     dialect: str
     conn: Any
+    # What the database (or its driver, binding a parameter) raises when it refuses one row's
+    # values, as opposed to failing as a whole (connection lost, disk full, lock timeout).
+    row_refusals: tuple[type[Exception], ...]
 
     def sql(self, text: str) -> str:
         return text
 
     def transaction(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """Inside a transaction: a block undone alone if it raises."""
         raise NotImplementedError
 
     def lock_migrations(self) -> None:
@@ -110,6 +135,8 @@ class _Engine:
 
 class _SQLite(_Engine):
     dialect = "sqlite"
+    # OverflowError: an integer beyond 64 bits, refused while binding it.
+    row_refusals = (sqlite3.IntegrityError, sqlite3.DataError, OverflowError)
 
     def __init__(self, path: str) -> None:
         try:
@@ -136,6 +163,17 @@ class _SQLite(_Engine):
             raise
         self.conn.execute("COMMIT")
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self.conn.execute("SAVEPOINT row")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK TO row")
+            raise
+        finally:
+            self.conn.execute("RELEASE row")
+
 
 class _Postgres(_Engine):
     dialect = "postgres"
@@ -143,6 +181,8 @@ class _Postgres(_Engine):
     def __init__(self, url: str) -> None:
         import psycopg
 
+        # DataError covers NUL in a text (refused by psycopg) or JSONB value, numbers out of range.
+        self.row_refusals = (psycopg.DataError, psycopg.IntegrityError)
         try:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
@@ -155,6 +195,10 @@ class _Postgres(_Engine):
     def transaction(self) -> AbstractContextManager[None]:
         cm: AbstractContextManager[None] = self.conn.transaction()
         return cm
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        # psycopg makes a transaction block opened inside another a savepoint.
+        return self.transaction()
 
     def lock_migrations(self) -> None:
         # Any constant works; it names "the Qiyas schema" among advisory locks of this database.
@@ -315,54 +359,104 @@ class Store:
         records: Sequence[RecordRow],
         quarantined: Sequence[QuarantineRow] = (),
         presence: Sequence[Presence] = (),
-    ) -> list[bool]:
+    ) -> Stored:
         """Store records idempotently on (probe, epoch, seq), quarantined messages and probes'
-        presence, all in one transaction; returns, per record, True if it is new and False if it
-        was already stored (by an earlier batch or earlier in this one)."""
+        presence, all in one transaction.
+
+        If the database refuses a row's values, the batch is stored again row by row, each in a
+        savepoint, so that one bad row never decides the others' fate: the refused records and
+        presence messages are left out and named in the result, with the database's reason.
+        Raises (nothing committed) only when the database fails as a whole.
+        """
         first_of: dict[tuple[str, int, int], int] = {}
         for i, rec in enumerate(records):
             first_of.setdefault((rec.probe, rec.epoch, rec.seq), i)
-        unique = [records[i] for i in sorted(first_of.values())]
-        inserted: set[tuple[str, int, int]] = set()
-        with self._engine.transaction():
-            for chunk_start in range(0, len(unique), _INSERT_CHUNK):
-                chunk = unique[chunk_start : chunk_start + _INSERT_CHUNK]
-                inserted.update(self._insert_records(chunk))
-            for q in quarantined:
-                self._execute(
-                    f"INSERT INTO quarantine ({_QUARANTINE_COLS}) VALUES (?, ?, ?, ?, ?)",
-                    (q.topic, q.probe, q.reason, q.received_at_ms, q.raw),
-                )
-            for p in presence:
-                self._execute(
-                    "INSERT INTO probe_presence (probe, state, reason, agent, updated_at_ms)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (probe) DO UPDATE SET"
-                    " state = excluded.state, reason = excluded.reason, agent = excluded.agent,"
-                    " updated_at_ms = excluded.updated_at_ms",
-                    (p.probe, p.state, p.reason, p.agent, p.at_ms),
-                )
-        return [
-            first_of[key] == i and key in inserted
-            for i, key in enumerate((r.probe, r.epoch, r.seq) for r in records)
-        ]
+        unique = sorted(first_of.values())
+        try:
+            with self._engine.transaction():
+                inserted = self._insert_all(records, unique, quarantined, presence, alone=False)
+        except self._engine.row_refusals:
+            with self._engine.transaction():
+                inserted = self._insert_all(records, unique, quarantined, presence, alone=True)
+        return Stored(
+            new=[
+                first_of[key] == i and i in inserted.new
+                for i, key in enumerate((r.probe, r.epoch, r.seq) for r in records)
+            ],
+            refused_records=inserted.refused_records,
+            refused_presence=inserted.refused_presence,
+        )
 
-    def _insert_records(self, chunk: Sequence[RecordRow]) -> list[tuple[str, int, int]]:
+    def _insert_all(
+        self,
+        records: Sequence[RecordRow],
+        unique: list[int],
+        quarantined: Sequence[QuarantineRow],
+        presence: Sequence[Presence],
+        alone: bool,
+    ) -> _Inserted:
+        """Insert the records at indexes unique, then quarantine and presence rows; alone: each
+        record and presence row in a savepoint of its own, its refusal noted instead of raised."""
+        done = _Inserted()
+        step = 1 if alone else _INSERT_CHUNK
+        for start in range(0, len(unique), step):
+            indexes = unique[start : start + step]
+            with self._row(alone, done.refused_records, indexes[0]):
+                done.new.update(self._insert_records(records, indexes))
+        for q in quarantined:
+            # Our own rows: what they hold was checked or escaped when they were made.
+            self._execute(
+                f"INSERT INTO quarantine ({_QUARANTINE_COLS}) VALUES (?, ?, ?, ?, ?)",
+                (q.topic, q.probe, q.reason, q.received_at_ms, q.raw),
+            )
+        for i, p in enumerate(presence):
+            with self._row(alone, done.refused_presence, i):
+                self._upsert_presence(p)
+        return done
+
+    @contextmanager
+    def _row(self, alone: bool, refusals: dict[int, str], index: int) -> Iterator[None]:
+        """alone: the block in a savepoint, a refusal of its row noted in refusals[index]
+        instead of raised. Otherwise just the block."""
+        if not alone:
+            yield
+            return
+        try:
+            with self._engine.savepoint():
+                yield
+        except self._engine.row_refusals as exc:
+            refusals[index] = f"the database refused it: {type(exc).__name__}: {exc}"
+
+    def _upsert_presence(self, p: Presence) -> None:
+        self._execute(
+            "INSERT INTO probe_presence (probe, state, reason, agent, updated_at_ms)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (probe) DO UPDATE SET"
+            " state = excluded.state, reason = excluded.reason, agent = excluded.agent,"
+            " updated_at_ms = excluded.updated_at_ms",
+            (p.probe, p.state, p.reason, p.agent, p.at_ms),
+        )
+
+    def _insert_records(self, records: Sequence[RecordRow], indexes: list[int]) -> set[int]:
+        """Insert records[i] for i in indexes (distinct identities); the indexes inserted now."""
         json_type = schema.TYPES[self.dialect]["json"]
         metric_marks = ", ?" * len(metrics.NAMES)
         row_sql = f"(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS {json_type}), ?, ?{metric_marks}, ?)"
         params: list[Any] = []
-        for r in chunk:
+        index_of = {}
+        for i in indexes:
+            r = records[i]
+            index_of[(r.probe, r.epoch, r.seq)] = i
             params += [r.probe, r.epoch, r.seq, r.kid, r.kind, r.time_ms, r.synced]
             params += [r.received_at_ms, json.dumps(r.record, ensure_ascii=False), r.raw, r.flag]
             params += [r.metrics.get(name) for name in metrics.NAMES]
             params.append(r.validity)
         rows = self._query(
             f"INSERT INTO records ({_RECORD_COLS}) VALUES "
-            + ", ".join([row_sql] * len(chunk))
+            + ", ".join([row_sql] * len(indexes))
             + " ON CONFLICT (probe, epoch, seq) DO NOTHING RETURNING probe, epoch, seq",
             params,
         )
-        return [(row[0], row[1], row[2]) for row in rows]
+        return {index_of[(row[0], row[1], row[2])] for row in rows}
 
     # --- reading -------------------------------------------------------------------------------
 

@@ -132,6 +132,11 @@ def valid_probe_id(probe):
     return True
 
 
+def _has_control(text):
+    """C0 controls and DEL: never part of a key a person or a query could write."""
+    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+
+
 def _check_tree(where, value, depth):
     """values/context: maps of text keys to scalars, arrays and maps, bounded."""
     if depth > MAX_NEST:
@@ -142,6 +147,8 @@ def _check_tree(where, value, depth):
         for key, item in value.items():
             if not isinstance(key, str) or not key or len(key) > 64:
                 raise RecordError("%s has a key that is not a short text" % where)
+            if _has_control(key):
+                raise RecordError("%s has a key %r with a control character" % (where, key))
             if key.lower() in FORBIDDEN_KEYS:
                 raise RecordError("%s.%s is a subscriber identity, never recorded" % (where, key))
             _check_tree(where + "." + key, item, depth + 1)
@@ -153,6 +160,9 @@ def _check_tree(where, value, depth):
     elif isinstance(value, str):
         if len(value) > MAX_TEXT:
             raise RecordError("%s is a text longer than %d" % (where, MAX_TEXT))
+        if "\x00" in value:
+            # PostgreSQL text and JSONB cannot hold it, SQLite can: refused here, the engines agree.
+            raise RecordError("%s holds a NUL character" % where)
     elif isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise RecordError("%s is not a finite number" % where)

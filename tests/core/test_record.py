@@ -119,6 +119,18 @@ def test_value_trees_are_bounded():
     _rejected("context must be a map", context=[1])
 
 
+def test_texts_and_keys_hold_only_what_every_store_keeps():
+    # PostgreSQL text and JSONB refuse U+0000 (docs: "Character Types", "JSON Types");
+    # SQLite keeps it: refused here so both engines hold the same records.
+    _rejected("values.band holds a NUL", values={"band": "n7\x008"})
+    _rejected("context.radio.cell holds a NUL", context={"radio": {"cell": "\x00"}})
+    _rejected("versions.agent holds a NUL", versions=dict(VERSIONS, agent="0.1\x00"))
+    _rejected("values.cells holds a NUL", values={"cells": ["a", "b\x00"]})
+    for ch in ("\x00", "\n", "\t", "\x1f", "\x7f"):
+        _rejected("control character", values={"rsrp" + ch + "dbm": 1})
+    record.encode(**_good(values={"band": "n78 \u0628\u0645 \x80"}))  # printable and C1 stay
+
+
 def test_versions_name_agent_board_and_firmware():
     _rejected("versions.firmware must be text", versions={"agent": "1", "board": "b"})
     _rejected("versions.agent must be text", versions={"agent": 1, "board": "b", "firmware": "f"})

@@ -57,7 +57,7 @@ def write_config(home: Path, broker: SecureBroker, device: Identity, controller_
 def system(
     secure_broker: SecureBroker,
     pki: PKI,
-    tls_collector: tuple[QiyasProcess, Path],
+    tls_collector: tuple[QiyasProcess, str],
     tmp_path: Path,
 ) -> Iterator[dict[str, Any]]:
     _, db = tls_collector

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,7 +131,7 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 @pytest.fixture
-def registered(tls_collector: tuple[QiyasProcess, Path]) -> tuple[QiyasProcess, Path]:
+def registered(tls_collector: tuple[QiyasProcess, str]) -> tuple[QiyasProcess, str]:
     _, db = tls_collector
     with open_store(str(db)) as store:
         for signer in (A, B):
@@ -141,7 +140,7 @@ def registered(tls_collector: tuple[QiyasProcess, Path]) -> tuple[QiyasProcess, 
 
 
 def test_every_attack_is_quarantined_with_its_reason_and_nothing_is_stored(
-    registered: tuple[QiyasProcess, Path], secure_broker: SecureBroker, pki: PKI
+    registered: tuple[QiyasProcess, str], secure_broker: SecureBroker, pki: PKI
 ) -> None:
     process, db = registered
     cases = attacks()
@@ -172,7 +171,7 @@ def test_every_attack_is_quarantined_with_its_reason_and_nothing_is_stored(
 
 
 def test_a_revoked_key_is_refused_once_the_collector_key_cache_expires(
-    registered: tuple[QiyasProcess, Path], secure_broker: SecureBroker, pki: PKI
+    registered: tuple[QiyasProcess, str], secure_broker: SecureBroker, pki: PKI
 ) -> None:
     process, db = registered
     ttl_ms = 1000 * inspect.signature(KeyCache).parameters["ttl_s"].default
