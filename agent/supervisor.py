@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from agent import __version__, boards, clock, commands, keys
 from agent.config import AgentConfig
-from agent.core import cose, record
-from agent.outbox import Outbox, OutboxFull
+from agent.core.recorder import Recorder
+from agent.outbox import Outbox
 from agent.sources import LinkState, Measurement, Source, load_factory
 from agent.uplink import Uplink
 
@@ -50,8 +50,17 @@ class Agent:
         self.sources: dict[str, Source] = {
             name: load_factory(name)(config, self.board) for name in names
         }
-        self.lost = 0  # records the disk refused
-        self.lost_reported = 0  # of which a `disk-full` status record has told
+        self.recorder = Recorder(
+            config.probe_id,
+            self.versions,
+            self.key.kid,
+            self.key.sign,
+            self.outbox,
+            self._now,
+            self._context,
+            self._committed,
+            log.error,
+        )
         # The household's pause (wall clock, kept in the outbox so a restart does not end it).
         self.paused_until = float(self.outbox.meta("paused_until"))
         # Called with (kind, values, time_ms) for each committed record: the status page's history.
@@ -62,47 +71,25 @@ class Agent:
 
             self.statuspage = StatusPage(self, str(config.section("statuspage").get("listen")))
 
-    def commit(self, kind: str, values: dict[str, Any]) -> int | None:
-        """Sign and store one record; returns its seq, or None if the disk refused it."""
-        time_ms = int(time.time() * 1000)
-        synced = clock.synchronised()
-        context = {} if kind in LINK_SOURCES else self.link.context()
+    def commit(self, kind: str, values: dict[str, Any]) -> bytes | None:
+        """Sign and store one record; the signed bytes kept, or None if nothing could be.
 
-        def build(epoch: int, seq: int) -> bytes:
-            payload = record.encode(
-                self.config.probe_id,
-                epoch,
-                seq,
-                time_ms,
-                synced,
-                kind,
-                values,
-                self.versions,
-                context,
-            )
-            signed: bytes = cose.sign1(payload, self.key.kid, self.key.sign)
-            return signed
+        agent.core.recorder decides what a refusal leaves, the same as on the firmware: values
+        the schema refuses become a `record-refused` status record, a disk that refuses the
+        write a `disk-full` one, room made in a full outbox an `outbox-full` one.
+        """
+        return self.recorder.record(kind, values)
 
-        try:
-            seq = self.outbox.add(kind, build)
-        except OutboxFull as exc:
-            self.lost += 1
-            log.error("%s (%d lost since start)", exc, self.lost)
-            return None
-        except record.RecordError as exc:
-            log.error("a %s measurement did not fit the record schema: %s", kind, exc)
-            return None
+    def _now(self) -> tuple[int, bool]:
+        return int(time.time() * 1000), clock.synchronised()
+
+    def _context(self, kind: str) -> dict[str, Any]:
+        return {} if kind in LINK_SOURCES else self.link.context()
+
+    def _committed(self, kind: str, values: dict[str, Any], time_ms: int, signed: bytes) -> None:
         self.uplink.wake()
         for observe in self.observers:
             observe(kind, values, time_ms)
-        if self.lost > self.lost_reported:  # the disk has room again: tell what it refused
-            lost, self.lost_reported = self.lost - self.lost_reported, self.lost
-            self.commit("status", {"event": "disk-full", "lost": lost})
-        dropped = self.outbox.take_dropped()
-        if dropped:
-            log.warning("outbox full: dropped the %d oldest records", dropped)
-            self.commit("status", {"event": "outbox-full", "dropped": dropped})
-        return seq
 
     async def measure(self, name: str) -> None:
         try:

@@ -14,9 +14,10 @@ resets the board.
 import asyncio
 import json
 
-from agent.core import acks, cose, record, topics
+from agent.core import acks, topics
 from agent.core.keyid import kid_for
 from agent.core.radio import link_context, record_values
+from agent.core.recorder import Recorder
 from firmware import mqtt
 from firmware.clock import Clock, parse_cclk
 from firmware.commands import Commands
@@ -55,6 +56,17 @@ class App:
         self._inflight = {}  # type: dict[tuple[int, int], int]  # (epoch, seq) -> sent at, ms
         self._acked = asyncio.Event()  # an ack or a command arrived: look again
         self._measure_soon = False  # a command asked for a measurement: end the delivery phase
+        self.recorder = Recorder(
+            self.probe,
+            self.versions,
+            self.kid,
+            key.sign,
+            self.outbox,
+            self._now,
+            lambda kind: self.context,
+            self._committed,
+            platform.log,
+        )
         self.commands = None
         if settings.controller_key:
             self.commands = Commands(self, settings.controller_key)
@@ -62,40 +74,25 @@ class App:
     # -- records -------------------------------------------------------------------------------
 
     def emit(self, kind, values):
-        # type: (str, dict) -> bytes
-        """Sign a record and commit it to the outbox; returns the COSE_Sign1 bytes.
+        # type: (str, dict) -> bytes | None
+        """Sign a record and commit it to the outbox; the COSE_Sign1 bytes kept, or None.
 
-        Values the schema refuses (a modem that answers something absurd) become a status
-        record that says so, rather than an exception that would reset the board in a loop.
+        agent.core.recorder decides what a refusal leaves (the same as on the Linux agent):
+        values the schema refuses become a `record-refused` status record rather than an
+        exception that would reset the board in a loop; a full flash, a `disk-full` one.
         """
-        seq = self.outbox.reserve_seq()
-        try:
-            payload = record.encode(
-                self.probe,
-                self.epoch,
-                seq,
-                self.clock.now_ms(),
-                self.clock.synced,
-                kind,
-                values,
-                self.versions,
-                self.context,
-            )
-        except record.RecordError as exc:
-            if kind == "status":
-                raise
-            return self.status("record-refused", "%s: %s" % (kind, exc))
-        raw = cose.sign1(payload, self.kid, self.key.sign)
-        self.outbox.put(self.epoch, seq, raw)
-        if self.settings.echo_records:
-            self.platform.log("QIYAS-RECORD " + raw.hex())
-        return raw
+        return self.recorder.record(kind, values)
 
     def status(self, event, detail=None):
-        values = {"event": event}
-        if detail:
-            values["detail"] = detail[:200]
-        return self.emit("status", values)
+        # type: (str, str | None) -> bytes | None
+        return self.recorder.status(event, detail)
+
+    def _now(self):
+        return self.clock.now_ms(), self.clock.synced
+
+    def _committed(self, kind, values, time_ms, signed):
+        if self.settings.echo_records:
+            self.platform.log("QIYAS-RECORD " + signed.hex())
 
     # -- measurements --------------------------------------------------------------------------
 
@@ -126,9 +123,6 @@ class App:
             "uptime_s": (self.platform.monotonic_ms() - self.started_ms) // 1000,
             "outbox_depth": self.outbox.depth,
         }
-        dropped = self.outbox.take_dropped()
-        if dropped:
-            values["outbox_dropped"] = dropped
         free = self.platform.mem_free()
         if free is not None:
             values["mem_free_kb"] = free // 1024

@@ -7,7 +7,8 @@ acknowledges it. It survives resets and power cuts:
 - `state.json` holds the boot epoch and the next sequence number; a sequence number is persisted
   as used *before* its record is written, so a cut may skip a number but never repeats one.
 Bounded: beyond `max_records` the oldest record is dropped and counted, so a long outage costs
-the oldest measurements, said in the next health record, rather than the device.
+the oldest measurements, said in an `outbox-full` status record (agent.core.recorder), rather
+than the device.
 
 Plain `open`/`os` calls: both MicroPython (littlefs on flash) and CPython (the host build) have
 them; no os.path on MicroPython, hence string paths.
@@ -120,6 +121,19 @@ class Outbox:
         """The next sequence number, persisted as used before it is handed out."""
         seq = self._next_seq
         self._save_state(self.epoch, seq + 1)
+        return seq
+
+    def add(self, kind, build):
+        """Build the signed record with the next (epoch, seq), reserve that seq, write it.
+
+        The same contract as the Linux outbox's `add` (agent.core.recorder uses either): an
+        OSError when the flash refuses the write. A build that raises (values the schema
+        refuses) uses no seq, as a rolled-back insert uses none on Linux: no gap to explain.
+        """
+        seq = self._next_seq
+        raw = build(self.epoch, seq)
+        self.reserve_seq()
+        self.put(self.epoch, seq, raw)
         return seq
 
     def put(self, epoch, seq, raw):

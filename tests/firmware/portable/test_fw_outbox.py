@@ -33,6 +33,26 @@ def test_a_number_reserved_before_a_cut_is_skipped_never_reused():
         assert again.reserve_seq() == 2
 
 
+def test_add_builds_with_the_next_seq_and_a_refused_build_uses_none():
+    # agent.core.recorder's contract, the one the Linux outbox keeps in a transaction.
+    with Scratch() as root:
+        box = Outbox(root, 10)
+        box.boot()
+
+        def refused(epoch, seq):
+            raise ValueError("the schema refused it")
+
+        try:
+            box.add("radio", refused)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("a build that raised was kept")
+        assert box.add("health", lambda epoch, seq: b"%d-%d" % (epoch, seq)) == 1
+        assert box.pending() == [(1, 1)] and box.read(1, 1) == b"1-1"
+        assert Outbox(root, 10).reserve_seq() == 2  # the seq is persisted as used
+
+
 def test_records_leave_only_when_removed_oldest_first():
     with Scratch() as root:
         box = Outbox(root, 10)
