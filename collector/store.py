@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from agent.core.errors import QiyasError
-from collector import metrics, schema
+from collector import localtime, metrics, partitions, schema
 from collector.presence import Presence
 
 # Rows per INSERT statement: well under SQLite's 32766 bound on parameters (10 per row).
@@ -100,8 +101,10 @@ _RECORD_COLS = (
     + (", ".join(metrics.NAMES))
     + ", validity"
 )
+_INSERT_COLS = _RECORD_COLS + ", local_time_ms"
 _PROBE_COLS = (
-    "probe, operator, technology, region, commune, consent_date, board, firmware, updated_at_ms"
+    "probe, operator, technology, region, commune, consent_date, board, firmware, updated_at_ms,"
+    " tier"
 )
 _QUARANTINE_COLS = "topic, probe, reason, received_at_ms, raw"
 _KEY_COLS = "probe, kid, public_key, not_before_ms, not_after_ms, revoked_at_ms, added_at_ms"
@@ -264,12 +267,15 @@ class ProbeRow:
     board: str | None = None
     firmware: str | None = None
     updated_at_ms: int = field(default_factory=now_ms)
+    tier: str | None = None  # the subscribed speed tier, e.g. "100M"
 
 
 class Store:
     def __init__(self, engine: _Engine) -> None:
         self._engine = engine
         self.dialect = engine.dialect
+        # Days known to have a partition: the common batch checks a set, not the catalogue.
+        self._partitioned_days: set[date] = set()
 
     def close(self) -> None:
         self._engine.close()
@@ -301,8 +307,9 @@ class Store:
         """Rows of a read-only SELECT written with `?` placeholders (for collector.queries)."""
         return self._query(text, params)
 
-    def migrate(self) -> list[int]:
-        """Apply the migrations this database lacks; returns the versions applied."""
+    def migrate(self, target: int | None = None) -> list[int]:
+        """Apply the migrations this database lacks, up to version target (None: all); returns
+        the versions applied."""
         applied: list[int] = []
         with self._engine.transaction():
             self._engine.lock_migrations()
@@ -313,7 +320,7 @@ class Store:
             )
             done = {row[0] for row in self._query("SELECT version FROM schema_migrations")}
             for version, description, migration in schema.MIGRATIONS:
-                if version in done:
+                if version in done or (target is not None and version > target):
                     continue
                 for step in schema.prepared(self.dialect, migration):
                     if isinstance(step, str):
@@ -360,8 +367,11 @@ class Store:
         quarantined: Sequence[QuarantineRow] = (),
         presence: Sequence[Presence] = (),
     ) -> Stored:
-        """Store records idempotently on (probe, epoch, seq), quarantined messages and probes'
-        presence, all in one transaction.
+        """Store records idempotently on their identity (probe, epoch, seq), quarantined messages
+        and probes' presence, all in one transaction.
+
+        A record whose identity is stored already with another payload (a probe that reused a
+        seq, or a forgery replayed under a real key) is not stored: it is refused, with the reason.
 
         If the database refuses a row's values, the batch is stored again row by row, each in a
         savepoint, so that one bad row never decides the others' fate: the refused records and
@@ -372,12 +382,18 @@ class Store:
         for i, rec in enumerate(records):
             first_of.setdefault((rec.probe, rec.epoch, rec.seq), i)
         unique = sorted(first_of.values())
+        self._ensure_partitions(records[i].time_ms for i in unique)
         try:
-            with self._engine.transaction():
-                inserted = self._insert_all(records, unique, quarantined, presence, alone=False)
-        except self._engine.row_refusals:
-            with self._engine.transaction():
-                inserted = self._insert_all(records, unique, quarantined, presence, alone=True)
+            try:
+                with self._engine.transaction():
+                    inserted = self._insert_all(records, unique, quarantined, presence, alone=False)
+            except self._engine.row_refusals:
+                with self._engine.transaction():
+                    inserted = self._insert_all(records, unique, quarantined, presence, alone=True)
+        except Exception:
+            # Maybe a partition this process knew was dropped by another: look again next time.
+            self.forget_partitions()
+            raise
         return Stored(
             new=[
                 first_of[key] == i and i in inserted.new
@@ -402,7 +418,10 @@ class Store:
         for start in range(0, len(unique), step):
             indexes = unique[start : start + step]
             with self._row(alone, done.refused_records, indexes[0]):
-                done.new.update(self._insert_records(records, indexes))
+                new, conflicts = self._claim_identities(records, indexes)
+                self._insert_records(records, sorted(new))
+                done.new.update(new)
+                done.refused_records.update(conflicts)
         for q in quarantined:
             # Our own rows: what they hold was checked or escaped when they were made.
             self._execute(
@@ -436,27 +455,73 @@ class Store:
             (p.probe, p.state, p.reason, p.agent, p.at_ms),
         )
 
-    def _insert_records(self, records: Sequence[RecordRow], indexes: list[int]) -> set[int]:
-        """Insert records[i] for i in indexes (distinct identities); the indexes inserted now."""
-        json_type = schema.TYPES[self.dialect]["json"]
-        metric_marks = ", ?" * len(metrics.NAMES)
-        row_sql = f"(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS {json_type}), ?, ?{metric_marks}, ?)"
+    def forget_partitions(self) -> None:
+        """Partitions were dropped: ask the catalogue again before the next insert."""
+        self._partitioned_days.clear()
+
+    def _ensure_partitions(self, times_ms: Iterable[int]) -> None:
+        if self.dialect != "postgres":
+            return
+        days = {partitions.day_of(t) for t in times_ms} - self._partitioned_days
+        if days:
+            partitions.ensure(self, days)
+            self._partitioned_days.update(days)
+
+    def _claim_identities(
+        self, records: Sequence[RecordRow], indexes: list[int]
+    ) -> tuple[set[int], dict[int, str]]:
+        """Insert the identities of records[i] for i in indexes (distinct); the indexes that were
+        new, and why each record whose identity was stored with another payload is refused."""
+        hashes = {i: schema.payload_sha256(records[i].raw) for i in indexes}
         params: list[Any] = []
         index_of = {}
         for i in indexes:
             r = records[i]
             index_of[(r.probe, r.epoch, r.seq)] = i
-            params += [r.probe, r.epoch, r.seq, r.kid, r.kind, r.time_ms, r.synced]
-            params += [r.received_at_ms, json.dumps(r.record, ensure_ascii=False), r.raw, r.flag]
-            params += [r.metrics.get(name) for name in metrics.NAMES]
-            params.append(r.validity)
+            params += [r.probe, r.epoch, r.seq, hashes[i], r.time_ms, r.flag is not None]
         rows = self._query(
-            f"INSERT INTO records ({_RECORD_COLS}) VALUES "
-            + ", ".join([row_sql] * len(indexes))
+            "INSERT INTO record_identity (probe, epoch, seq, payload_sha256, time_ms, flagged)"
+            " VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(indexes))
             + " ON CONFLICT (probe, epoch, seq) DO NOTHING RETURNING probe, epoch, seq",
             params,
         )
-        return {index_of[(row[0], row[1], row[2])] for row in rows}
+        new = {index_of[(row[0], row[1], row[2])] for row in rows}
+        conflicts = {}
+        for i in indexes:
+            if i in new:
+                continue
+            r = records[i]
+            [(stored,)] = self._query(
+                "SELECT payload_sha256 FROM record_identity"
+                " WHERE probe = ? AND epoch = ? AND seq = ?",
+                (r.probe, r.epoch, r.seq),
+            )
+            if bytes(stored) != hashes[i]:
+                conflicts[i] = (
+                    f"conflicts with the stored record {r.probe} epoch {r.epoch} seq {r.seq}:"
+                    " same identity, another payload"
+                )
+        return new, conflicts
+
+    def _insert_records(self, records: Sequence[RecordRow], indexes: list[int]) -> None:
+        """Insert records[i] for i in indexes, whose identities were just claimed."""
+        if not indexes:
+            return
+        json_type = schema.TYPES[self.dialect]["json"]
+        metric_marks = ", ?" * len(metrics.NAMES)
+        row_sql = f"(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS {json_type}), ?, ?{metric_marks}, ?, ?)"
+        params: list[Any] = []
+        for i in indexes:
+            r = records[i]
+            params += [r.probe, r.epoch, r.seq, r.kid, r.kind, r.time_ms, r.synced]
+            params += [r.received_at_ms, json.dumps(r.record, ensure_ascii=False), r.raw, r.flag]
+            params += [r.metrics.get(name) for name in metrics.NAMES]
+            params += [r.validity, localtime.local_ms(r.time_ms)]
+        self._execute(
+            f"INSERT INTO records ({_INSERT_COLS}) VALUES " + ", ".join([row_sql] * len(indexes)),
+            params,
+        )
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -483,9 +548,10 @@ class Store:
         return int(self._query("SELECT COUNT(*) FROM records")[0][0])
 
     def highest_seq(self, probe: str, epoch: int) -> int | None:
-        """The highest seq stored for probe and epoch, not counting flagged records."""
+        """The highest seq stored for probe and epoch, not counting flagged records (read from the
+        identities, which outlive the hot store's retention)."""
         rows = self._query(
-            "SELECT MAX(seq) FROM records WHERE probe = ? AND epoch = ? AND flag IS NULL",
+            "SELECT MAX(seq) FROM record_identity WHERE probe = ? AND epoch = ? AND NOT flagged",
             (probe, epoch),
         )
         return None if rows[0][0] is None else int(rows[0][0])
@@ -557,13 +623,14 @@ class Store:
             row.board,
             row.firmware,
             row.updated_at_ms,
+            row.tier,
         )
         updates = ", ".join(
             f"{c.strip()} = excluded.{c.strip()}" for c in _PROBE_COLS.split(",")[1:]
         )
         with self._engine.transaction():
             self._execute(
-                f"INSERT INTO probes ({_PROBE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f"INSERT INTO probes ({_PROBE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 f" ON CONFLICT (probe) DO UPDATE SET {updates}",
                 values,
             )

@@ -25,6 +25,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "collector")]
 from collector_helpers import postgres_database  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
+from collector import partitions  # noqa: E402
 from collector.api import create_app  # noqa: E402
 from collector.store import Store, open_store  # noqa: E402
 
@@ -33,10 +34,10 @@ T0 = 1_790_000_000_000
 STEP_MS = 900_000 // PROBES  # one record per probe every 15 minutes, probes interleaved
 
 _FILL = """
-INSERT INTO records (probe, epoch, seq, kid, kind, time_ms, synced, received_at_ms, record, raw,
-                     down_mbps, up_mbps, loaded_rtt_ms_down)
-SELECT 'ma-bench-' || (g % {probes}), 1, g, {kid}, 'capacity', {t0} + g * {step}, {true},
-       {t0} + g * {step} + 500, {record}, {kid},
+INSERT INTO records (probe, epoch, seq, kid, kind, time_ms, local_time_ms, synced,
+                     received_at_ms, record, raw, down_mbps, up_mbps, loaded_rtt_ms_down)
+SELECT 'ma-bench-' || (g % {probes}), 1, g, {kid}, 'capacity', {t0} + g * {step},
+       {t0} + g * {step} + 3600000, {true}, {t0} + g * {step} + 500, {record}, {kid},
        10 + ((g * 7919) % 490), 2 + ((g * 104729) % 60), 20 + ((g * 31) % 200)
 FROM {series}
 """
@@ -59,6 +60,8 @@ def fill(store: Store, n: int) -> None:
         record="""'{"values": {}}'::jsonb""" if pg else """'{"values": {}}'""",
         series=series,
     )
+    # Local time is UTC+1 throughout: 1M records from T0 span ten days of September 2026.
+    partitions.ensure(store, {partitions.day_of(T0 + g * STEP_MS) for g in [*range(0, n, 1000), n]})
     operators = ["IAM", "Orange", "inwi", "Wana"]
     technologies = ["5G-FWA", "4G", "FTTH"]
     with store.transaction():
