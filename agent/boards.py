@@ -20,6 +20,8 @@ BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 MAX_PROFILE_BYTES = 16 * 1024
 PLATFORMS = ("linux", "esp32")
 CHIPS = ("esp32", "esp32s3")
+# [modem] source, who talks to the modem (docs/modems.md): our AT driver, or ModemManager (D-Bus)
+MODEM_SOURCES = ("at", "modemmanager")
 BAUDS = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 3000000)
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _ONT_TRANSPORT = re.compile(r"(udp://[A-Za-z0-9.:\[\]-]+:[0-9]{1,5}|eth:[A-Za-z0-9._-]{1,15})")
@@ -88,6 +90,7 @@ SCHEMA: dict[str, dict[str, tuple[Check, tuple[str, ...], bool]]] = {
         "platform": (_one_of(*PLATFORMS), _BOTH, True),
     },
     "modem": {
+        "source": (_one_of(*MODEM_SOURCES), ("linux",), False),
         "port": (_text, ("linux",), True),
         "uart": (_integer(1, 2), ("esp32",), True),
         "tx_pin": (_GPIO, ("esp32",), True),

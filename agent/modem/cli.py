@@ -1,4 +1,8 @@
-"""`qiyas modem info --port PORT [--dialect NAME|auto] [--baud N] [--json]`: poll a modem once."""
+"""`qiyas modem info --port PORT [--dialect NAME|auto] [--baud N] [--json]`: poll a modem once.
+
+`--source modemmanager` reads the same snapshot from ModemManager over the system D-Bus instead
+(the modem whose ports include --port, or the only one), for boards where ModemManager owns it.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,25 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agent.boards import MODEM_SOURCES
 from agent.core import dialects
+
+if TYPE_CHECKING:
+    from agent.modem.source import RadioDriver
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     info = sub.add_parser("info", help="identify the modem and read its radio state once")
     info.add_argument(
-        "--port", required=True, help="device path, /dev/serial/by-id/… or pyserial URL"
+        "--source", default="at", choices=MODEM_SOURCES, help="our AT driver, or ModemManager"
+    )
+    info.add_argument(
+        "--port",
+        help="device path, /dev/serial/by-id/… or pyserial URL (with --source modemmanager: "
+        "which modem, when ModemManager has several)",
     )
     info.add_argument("--dialect", default="auto", choices=("auto", *dialects.NAMES))
     info.add_argument("--baud", type=int, default=115200)
@@ -25,29 +38,45 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agent.cli_contract import UsageError
-    from agent.modem.driver import ModemDown, ModemSettings, port_exists
+    from agent.modem.driver import ModemDriver, ModemSettings, port_exists
 
+    if not 0.1 <= args.timeout <= 300:
+        raise UsageError("--timeout must be 0.1..300 seconds")
+    if args.source == "modemmanager":
+        from agent.modem.modemmanager import ModemManagerDriver, ModemManagerSettings
+
+        driver: RadioDriver = ModemManagerDriver(
+            ModemManagerSettings(args.port, timeout_s=args.timeout, signal_wait_s=args.timeout)
+        )
+        where = "ModemManager" if args.port is None else f"ModemManager ({args.port})"
+        return _report(args, driver, where)
+    if args.port is None:
+        raise UsageError("--port is needed for --source at")
     if not port_exists(args.port):
         raise UsageError(
             f"no such port {args.port!r} (is the modem plugged in? see /dev/serial/by-id/)"
         )
     if not 1200 <= args.baud <= 4_000_000:
         raise UsageError(f"--baud {args.baud} is not a serial speed")
-    if not 0.1 <= args.timeout <= 300:
-        raise UsageError("--timeout must be 0.1..300 seconds")
     settings = ModemSettings(
         args.port, args.baud, args.dialect, boot_wait_s=0.0, command_timeout_s=args.timeout
     )
+    return _report(args, ModemDriver(settings), args.port)
+
+
+def _report(args: argparse.Namespace, driver: RadioDriver, where: str) -> int:
+    from agent.modem.driver import ModemDown
+
     try:
         if args.json:
-            snapshot = asyncio.run(_info(settings))
+            snapshot = asyncio.run(_info(driver))
         else:
-            with _console().status(f"polling the modem on {args.port} …"):
-                snapshot = asyncio.run(_info(settings))
+            with _console().status(f"polling the modem on {where} …"):
+                snapshot = asyncio.run(_info(driver))
     except ModemDown as exc:
         if args.json:
             print(json.dumps({"error": str(exc)}))
-        _console().print(f"[red]modem on {args.port} is not answering:[/] {exc}")
+        _console().print(f"[red]modem on {where} is not answering:[/] {exc}")
         return 1
     if args.json:
         print(json.dumps(snapshot))
@@ -56,10 +85,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _info(settings: Any) -> dict[str, Any]:
-    from agent.modem.driver import ModemDriver
-
-    driver = ModemDriver(settings)
+async def _info(driver: RadioDriver) -> dict[str, Any]:
     try:
         return await driver.poll()
     finally:

@@ -8,7 +8,7 @@ says why (once, not on every interval), and the next answer is announced as `mod
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.config import ConfigError
 from agent.core import dialects
@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("qiyas.modem")
 
 MIN_BAUD, MAX_BAUD = 1200, 4_000_000
+
+
+class RadioDriver(Protocol):
+    """What RadioSource polls: the AT driver (driver.py) or ModemManager's (modemmanager.py)."""
+
+    async def poll(self) -> dict[str, Any]: ...
+
+    def take_recoveries(self) -> list[str]: ...
+
+    async def aclose(self) -> None: ...
 
 
 def settings(config: AgentConfig, board: Board) -> ModemSettings:
@@ -78,7 +88,7 @@ def settings(config: AgentConfig, board: Board) -> ModemSettings:
 
 
 class RadioSource:
-    def __init__(self, driver: ModemDriver) -> None:
+    def __init__(self, driver: RadioDriver) -> None:
         self.driver = driver
         self._down = False
 
@@ -108,4 +118,9 @@ class RadioSource:
 
 
 def make(config: AgentConfig, board: Board) -> RadioSource:
-    return RadioSource(ModemDriver(settings(config, board)))
+    modem = settings(config, board)
+    if board.section("modem").get("source", "at") == "modemmanager":
+        from agent.modem.modemmanager import ModemManagerDriver, ModemManagerSettings
+
+        return RadioSource(ModemManagerDriver(ModemManagerSettings(modem.port)))
+    return RadioSource(ModemDriver(modem))

@@ -43,6 +43,13 @@ _ACT = {
 _CPIN_ERRORS = {10: "not inserted", 13: "failure", 14: "busy", 15: "wrong"}
 
 
+def registration_state(stat):
+    # type: (int) -> str
+    """+CxREG <stat> in the schema's words. ModemManager's RegistrationState keeps the same
+    numbers (MMModem3gppRegistrationState, "as defined in 3GPP TS 27.007 section 10.1.19")."""
+    return _STAT.get(stat, "unknown")
+
+
 def tech_of_act(act):
     # type: (int | None) -> str | None
     return _ACT.get(act) if act is not None else None
@@ -114,7 +121,7 @@ def _registration(snapshot, lines, prefix, id_digits):
         stat = integer(at(fields, 1))
         if stat is None:
             continue
-        state = _STAT.get(stat, "unknown")
+        state = registration_state(stat)
         registration = snapshot["registration"]
         current = registration["state"]
         if current is not None and _RANK.get(state, 0) < _RANK.get(current, 0):
