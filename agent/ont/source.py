@@ -19,11 +19,12 @@ from typing import Any
 
 from agent.boards import Board
 from agent.config import AgentConfig, ConfigError
-from agent.ont import frames, messages, procedures
+from agent.ont import frames, messages, procedures, stick_source
 from agent.ont.driver import poll_ont
 from agent.ont.entities import ANI_G, ANI_G_ALARMS
 from agent.ont.pm import PmTracker
 from agent.ont.sfp_source import SfpSource
+from agent.ont.stick_source import StickShellSource
 from agent.ont.transport import TransportError, parse_url
 from agent.sources import LinkState, Measurement
 
@@ -124,12 +125,13 @@ class OpticalSource:
         return None
 
 
-OPTICAL_SOURCES = ("omci", "sfp")
+OPTICAL_SOURCES = ("omci", "sfp", "stick-shell")
 
 
-def make(config: AgentConfig, board: Board) -> OpticalSource | SfpSource:
+def make(config: AgentConfig, board: Board) -> OpticalSource | SfpSource | StickShellSource:
     """`[ont] source` says where the optics are read: "omci" (the default: the ONT's management
-    channel) or "sfp" (an SFP ONT stick's own diagnostics, docs/ont.md)."""
+    channel), "sfp" (an SFP ONT stick's own diagnostics) or "stick-shell" (the stick's own
+    readings through its shell over SSH), docs/ont.md."""
     ont = {**board.section("ont"), **config.section("ont")}
     where = f"{config.origin} [ont] or board {board.name} [ont]"
     source = ont.get("source", "omci")
@@ -140,6 +142,8 @@ def make(config: AgentConfig, board: Board) -> OpticalSource | SfpSource:
         if not isinstance(iface, str) or not iface or len(iface) > 15 or "/" in iface:
             raise ConfigError(f'{where}: source "sfp" needs iface, the interface name')
         return SfpSource(iface)
+    if source == "stick-shell":
+        return stick_source.make(ont, where)
     transport = ont.get("transport")
     if not isinstance(transport, str):
         raise ConfigError(f"{where}: transport must be udp://HOST:PORT or eth:IFACE")
