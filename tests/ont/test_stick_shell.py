@@ -47,7 +47,8 @@ def test_otop_status_of_an_fs_stick() -> None:
 
 def test_otop_power_without_dbm_is_computed_from_the_linear_value() -> None:
     # otop before 7.5 printed "RSSI 1490 power: 17.01uW" only (optic_top.c)
-    assert stick_shell.parse_otop_status(otop_with("RSSI 1490 power", "17.01uW"))["rx_dbm"] == -17.69
+    older = stick_shell.parse_otop_status(otop_with("RSSI 1490 power", "17.01uW"))
+    assert older["rx_dbm"] == -17.69
     zero = stick_shell.parse_otop_status(otop_with("RSSI 1490 power", "0.00uW"))
     assert zero["rx_dbm"] is None and zero["unknown"]["rx_dbm"] == "0 µW has no dBm value"
 
@@ -160,7 +161,8 @@ def test_the_board_names_the_stick_and_the_agent_config_the_key() -> None:
                                     "dialect": "lantiq"}})  # fmt: skip
     source = make(parse(CONFIG + '[ont]\nidentity = "/etc/qiyas/stick_key"\n'), board)
     assert isinstance(source, StickShellSource) and source.dialect == "lantiq"
-    assert (source.target.host, source.target.user, source.target.port) == ("192.168.1.10", "root", 22)
+    target = source.target
+    assert (target.host, target.user, target.port) == ("192.168.1.10", "root", 22)
     assert source.target.identity == "/etc/qiyas/stick_key"
 
 
