@@ -30,6 +30,7 @@ from agent.ont.entities import ANI_G, DECODERS, Entity
 
 MAX_OUTPUT = 64 * 1024  # the largest real output here is 1.8 KiB; a stick's MIB dump is ~40 KiB
 MAX_LINES = 1024
+MAX_LINE = 1024  # characters; the longest real line here is 70
 MAX_INSTANCES = 16  # ANI-G instances: one per PON port
 
 OTOP_STATUS = "otop -b -g s"
@@ -54,6 +55,8 @@ def _lines(text: str, what: str) -> list[str]:
     lines = text.splitlines()
     if len(lines) > MAX_LINES:
         raise ShellOutputError(f"{what}: {len(lines)} lines, more than {MAX_LINES}")
+    if any(len(line) > MAX_LINE for line in lines):
+        raise ShellOutputError(f"{what}: a line longer than {MAX_LINE} characters")
     return lines
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import sys
-import threading
 from pathlib import Path
 
 from agent.ont.stick_shell import OMCICLI_ANI_G, OTOP_STATUS, PLOAM_STATE
 
 HANG = ""  # a command that never answers (a wedged stick), for the runner's time bound
+HANG_LIMIT_S = 120  # even if nobody hangs up, an emulated wedge does not outlive a test run
 
 # scenario → command → capture file (in --captures), or HANG
 SCENARIOS: dict[str, dict[str, str]] = {
@@ -52,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = os.environ.get("SSH_ORIGINAL_COMMAND", "")
     if SCENARIOS[args.scenario].get(command) == HANG:
-        threading.Event().wait()  # until the client gives up and sshd ends the session
+        # until sshd ends the session (the client gave up): our stdout's reader goes away
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)  # only POLLERR / POLLHUP
+        poller.poll(HANG_LIMIT_S * 1000)
+        return 1
     out, err, status = answer(args.captures, args.scenario, command)
     sys.stdout.buffer.write(out)
     sys.stderr.buffer.write(err)
