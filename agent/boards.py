@@ -105,11 +105,14 @@ SCHEMA: dict[str, dict[str, tuple[Check, tuple[str, ...], bool]]] = {
         "power_on_pin": (_GPIO, ("esp32",), False),
     },
     "ont": {
-        # where the optics are read (docs/ont.md): the ONT over OMCI, or an SFP stick's own
-        # diagnostics; omci needs `transport`, sfp needs `iface`
-        "source": (_one_of("omci", "sfp"), ("linux",), False),
+        # where the optics are read (docs/ont.md): the ONT over OMCI, an SFP stick's own
+        # diagnostics, or the stick's readings through its shell; omci needs `transport`, sfp
+        # `iface`, stick-shell `host` and `dialect` (its SSH user and key: the agent config)
+        "source": (_one_of("omci", "sfp", "stick-shell"), ("linux",), False),
         "transport": (_ont_transport, _BOTH, False),
         "iface": (_text, ("linux",), False),
+        "host": (_text, ("linux",), False),
+        "dialect": (_one_of("lantiq", "realtek"), ("linux",), False),
         "timeout_s": (_number(0.05, 30), _BOTH, False),
         "retries": (_integer(0, 10), _BOTH, False),
         "extended": (_flag, _BOTH, False),
@@ -157,9 +160,10 @@ def validate(name: str, data: dict[str, Any]) -> None:
                 raise BoardError(f"{where}{key} is missing")
     ont = data.get("ont")
     if ont is not None:
-        needed = "iface" if ont.get("source") == "sfp" else "transport"
-        if needed not in ont:
-            raise BoardError(f"board {name}: ont.{needed} is missing")
+        needs = {"sfp": ("iface",), "stick-shell": ("host", "dialect")}
+        for needed in needs.get(ont.get("source", "omci"), ("transport",)):
+            if needed not in ont:
+                raise BoardError(f"board {name}: ont.{needed} is missing")
     modem = data.get("modem", {})
     if "power_key_pulse_ms" in modem and "power_key_pin" not in modem:
         raise BoardError(f"board {name}: modem.power_key_pulse_ms needs modem.power_key_pin")
