@@ -42,7 +42,7 @@ from agent.ont.entities import (
     split_mask,
 )
 from agent.ont.frames import MT, Result
-from agent.ont.procedures import Mib, get
+from agent.ont.get import Mib, get
 from agent.ont.session import OmciError, Procedure, Request, describe_result
 
 HISTORY_ENTITIES = (FEC_PM, GEM_CTP_PM, ETHERNET_EXT_PM, ETHERNET_EXT_PM64)

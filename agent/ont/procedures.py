@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.ont import messages
+from agent.ont import messages, pm
 from agent.ont.alarms import AlarmState
 from agent.ont.entities import (
     ANI_G,
@@ -20,15 +20,13 @@ from agent.ont.entities import (
     SOFTWARE_IMAGE,
     Entity,
     decode_attributes,
-    split_mask,
 )
-from agent.ont.frames import MT, Result
-from agent.ont.session import OmciError, Procedure, Request, describe_result
+from agent.ont.frames import MT
+from agent.ont.get import Mib, get
+from agent.ont.session import OmciError, Procedure, Request
 
 MAX_UPLOAD_COMMANDS = 4096  # a real MIB is a few hundred; more is a broken or hostile ONT
 UPLOAD_ATTEMPTS = 2  # an ONT that reboots mid-upload forgets it: start over once
-
-Mib = dict[tuple[int, int], dict[str, Any]]
 
 
 def mib_upload(*, extended: bool = False) -> Procedure:
@@ -69,38 +67,6 @@ EXTENDED_OMCC_VERSIONS = frozenset({0x96, 0xB0, 0xB1, 0xB2, 0xB3, 0xB4})
 
 def supports_extended(omcc_version: int | None) -> bool:
     return omcc_version in EXTENDED_OMCC_VERSIONS
-
-
-MISSING = (Result.UNKNOWN_ME, Result.UNKNOWN_INSTANCE)
-
-
-def get(
-    entity: Entity,
-    instance: int,
-    names: list[str],
-    *,
-    mt: MT = MT.GET,
-    extended: bool = False,
-    missing_ok: bool = False,
-) -> Procedure:
-    """Attribute values by name; split into several Gets when they would not fit one response.
-    With `missing_ok`, an ONT without that instance gives {} instead of an error."""
-    mask = entity.mask_of(*names)
-    parts = [mask] if extended else split_mask(entity.class_id, mask, messages.GET_VALUES_BASELINE)
-    values: dict[str, Any] = {}
-    for part in parts:
-        reply = yield Request(mt, entity.class_id, instance, messages.get(part), extended=extended)
-        r = messages.parse_get_response(reply)
-        if missing_ok and r.result in MISSING:
-            return {}
-        if r.result not in (Result.SUCCESS, Result.ATTRIBUTE_FAILURE):
-            raise OmciError(
-                f"{MT(mt).name} {entity.name} {instance:#06x}: {describe_result(r.result)}"
-            )
-        # With result 9 the ONT lists unsupported/failed attributes; the rest are valid.
-        valid = r.mask & part & ~(r.optional_mask | r.execution_mask)
-        values.update(decode_attributes(entity.class_id, valid, r.values))
-    return values
 
 
 def all_alarms() -> Procedure:
@@ -178,8 +144,6 @@ def poll(
     if extended is None:
         extended = supports_extended(onu2_g.get("omcc_version"))
     mib = yield from mib_upload(extended=extended)
-    from agent.ont import pm  # pm builds on this module's get(): imported here, not at the top
-
     if lab:  # only against an emulator or a lab OLT (pm.lab_setup says why)
         for inst in (yield from pm.lab_setup(mib)):
             mib[(FEC_PM.class_id, inst)] = {}
