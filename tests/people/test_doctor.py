@@ -12,6 +12,10 @@ from typing import Any
 import pytest
 from conftest import PKI, PROBE, Identity, TlsBroker, provision, run_qiyas
 
+from hil.ont.stick_sshd import SSHD, StickSshd
+
+STICK_CAPTURES = Path(__file__).resolve().parents[1] / "ont" / "stick_captures"
+
 
 def install(
     tmp_path: Path,
@@ -222,3 +226,37 @@ def test_an_sfp_optical_source_is_read_from_the_stick(
     assert "not supported" in checks["ONT"]["reason"]
     assert "SFP ONT stick" in checks["ONT"]["fix"]
     assert checks["optical levels"]["status"] == "skip"
+
+
+@pytest.mark.skipif(
+    not Path(SSHD).exists() or shutil.which("ssh") is None, reason="needs openssh-server/client"
+)
+@pytest.mark.parametrize("scenario", ["lantiq", "lantiq-o1"])
+def test_a_stick_shell_source_is_read_over_ssh(
+    tmp_path: Path, tls_broker: TlsBroker, pki: PKI, scenario: str
+) -> None:
+    """[ont] source = "stick-shell": the doctor reads the stick through a real sshd whose shell
+    replays published captures; a stick the OLT has not taken into service (O1) is a warning."""
+    server = StickSshd(tmp_path / "sshd", STICK_CAPTURES, scenario)
+    target = server.start()
+    identity = pki.device(PROBE)
+    try:
+        config, _ = provision(tmp_path, tls_broker.url, identity, "--server", "127.0.0.1:9")
+        with config.open("a") as f:
+            f.write(
+                f'[ont]\nsource = "stick-shell"\ndialect = "lantiq"\nhost = "{target.host}"\n'
+                f'port = {target.port}\nuser = "{target.user}"\nidentity = "{target.identity}"\n'
+                f'known_hosts = "{target.known_hosts}"\nssh_config = "{target.ssh_config}"\n'
+            )
+        _, checks = doctor(config)
+    finally:
+        server.close()
+    if scenario == "lantiq":
+        assert checks["ONT"]["status"] == "pass", checks["ONT"]
+        assert checks["ONT"]["reason"].endswith(f":{target.port}, PLOAM O5")
+    else:
+        assert checks["ONT"]["status"] == "warn"
+        assert "PLOAM state O1, not O5" in checks["ONT"]["reason"]
+    # -17.57 dBm against G.984.2 class B+ (-28..-8): the otop capture's levels
+    assert checks["optical levels"]["status"] == "pass", checks["optical levels"]
+    assert checks["optical levels"]["reason"].startswith("RX -17.6 dBm (limits -28..-8), TX 2.5")

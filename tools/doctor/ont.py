@@ -1,4 +1,5 @@
-"""The FTTH ONT: it answers (over OMCI, or an SFP stick's diagnostics), then its light levels."""
+"""The FTTH ONT: it answers (over OMCI, an SFP stick's diagnostics, or the stick's own shell),
+then its light levels."""
 
 from __future__ import annotations
 
@@ -20,10 +21,13 @@ async def check_ont(ctx: Context) -> Result:
     from agent.ont.session import OmciError
     from agent.ont.sfp_source import SfpSource
     from agent.ont.source import make
+    from agent.ont.stick_source import StickShellSource
 
     source = make(ctx.config, ctx.board)
     if isinstance(source, SfpSource):
         return await _check_sfp(ctx, source.iface)
+    if isinstance(source, StickShellSource):
+        return await _check_stick(ctx, source)
     try:
         reading, _ = await poll_ont(
             source.transport, timeout_s=source.timeout_s, retries=source.retries
@@ -54,6 +58,34 @@ async def _check_sfp(ctx: Context, iface: str) -> Result:
     name = " ".join(filter(None, (module["vendor_name"], module["part_number"])))
     reason = f"SFP {name or 'module'} on {iface} ({module['diagnostics']})"
     return passed("ONT", reason)._replace(learned=dataclasses.replace(ctx, ont={"optical": module}))
+
+
+async def _check_stick(ctx: Context, source: Any) -> Result:
+    """The board's optics are the stick's own readings through its shell (docs/ont.md)."""
+    from agent.ont import stick_shell, stick_source
+    from agent.ont.stick_ssh import StickShellError
+
+    target = source.target
+    where = f"{source.dialect} stick at {target.user}@{target.host}:{target.port}"
+    try:
+        reading = await stick_source.read(target, source.dialect)
+    except (StickShellError, stick_shell.ShellOutputError) as exc:
+        return Result(
+            "ONT", FAIL, f"no reading from the {where}: {exc}",
+            "check the stick answers SSH at [ont] host with the agent's key ([ont] identity), "
+            "that its host key is in [ont] known_hosts, and that [ont] dialect is its stack",
+        )  # fmt: skip
+    learned = dataclasses.replace(ctx, ont={"optical": reading["optical"]})
+    state = reading.get("ploam_state")
+    if "ploam_state" in reading and state != "O5":
+        why = reading["unknown"].get("ploam_state", "")
+        return Result(
+            "ONT", WARN, f"the {where} answers but is in PLOAM state {state or why}, not O5",
+            "the OLT has not taken the stick into service: check its serial number / PLOAM "
+            "password with the operator, and the fibre",
+            learned,
+        )  # fmt: skip
+    return passed("ONT", where + (f", PLOAM {state}" if state else ""))._replace(learned=learned)
 
 
 async def check_optical(ctx: Context) -> Result:
