@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from tools.doctor import broker, delivery, modem, network, ont, probe
+from tools.doctor import broker, delivery, modem, modemmanager, network, ont, probe
 from tools.doctor.results import FAIL, SKIP, Context, Result
 
 CHECK_TIMEOUT_S = 60.0
@@ -15,6 +15,7 @@ Check = Callable[[Context], Awaitable[Result]]
 # After "config", which makes the context (tools/doctor/probe.py).
 CHECKS: list[tuple[str, Check]] = [
     ("probe key", probe.check_key),
+    ("ModemManager", modemmanager.check_modemmanager),
     ("modem port", modem.check_modem_port),
     ("SIM", modem.check_sim),
     ("registration", modem.check_registration),

@@ -22,6 +22,12 @@ def _configured(ctx: Context) -> bool:
 async def check_modem_port(ctx: Context) -> Result:
     if not _configured(ctx):
         return Result("modem port", SKIP, "no radio polling in [schedule] (no modem)")
+    if ctx.modem_trouble:  # ModemManager holds the port: polling it would fight over answers
+        return Result("modem port", SKIP, ctx.modem_trouble)
+    if ctx.board.section("modem").get("source") == "modemmanager":
+        from tools.doctor.modemmanager import check_modem_through_modemmanager
+
+        return await check_modem_through_modemmanager(ctx)
     from agent.modem.driver import ModemDown, ModemDriver, port_exists
     from agent.modem.source import settings
 
