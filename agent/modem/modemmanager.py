@@ -31,7 +31,7 @@ log = logging.getLogger("qiyas.modem")
 MM_PATH = "/org/freedesktop/ModemManager1"
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
 PROPERTIES = "org.freedesktop.DBus.Properties"
-PORT_IGNORED = 9  # MMModemPortType: listed, but left alone (src/mm-base-modem.c lists ignored ports)
+PORT_IGNORED = 9  # MMModemPortType: listed but left alone (ModemManager src/mm-base-modem.c)
 LEVELS = ("Lte", "Nr5g", "Umts", "Gsm")  # the Signal dictionaries a snapshot reads
 MAX_MODEMS = 16
 
