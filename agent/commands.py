@@ -20,26 +20,20 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.config import AgentConfig, ConfigError
+from agent.control import Control, ControlError, Counters
 from agent.core import command
-from agent.core.errors import QiyasError
 from agent.core.keyid import kid_for
-from agent.sources import load_factory
-
-if TYPE_CHECKING:
-    from agent.supervisor import Agent
 
 log = logging.getLogger("qiyas.commands")
 
 COUNTER_KEY = "command_counter"
 REFUSAL_REPORT_INTERVAL_S = 60.0
-# Sources whose targets a `servers` command changes (they read `[probe] servers`).
-SERVER_SOURCES = ("latency", "capacity")
 
 
 @dataclass(frozen=True)
@@ -72,19 +66,22 @@ def parse_config(config: AgentConfig) -> CommandsConfig | None:
     return CommandsConfig(key, tuple(allowed))
 
 
-def handler(agent: Agent) -> CommandHandler | None:
-    """The handler the uplink calls with each payload on our commands topic, if configured."""
-    settings = parse_config(agent.config)
-    return None if settings is None else CommandHandler(agent, settings)
+def handler(config: AgentConfig, agent: Control, counters: Counters) -> CommandHandler | None:
+    """The handler the uplink calls with each payload on our commands topic, if configured.
 
-
-class ActionError(QiyasError):
-    """A verified command that this probe cannot carry out (e.g. names a source it lacks)."""
+    counters: where the counter of the last accepted command is kept, durably.
+    """
+    settings = parse_config(config)
+    return None if settings is None else CommandHandler(agent, counters, config.probe_id, settings)
 
 
 class CommandHandler:
-    def __init__(self, agent: Agent, settings: CommandsConfig) -> None:
+    def __init__(
+        self, agent: Control, counters: Counters, probe_id: str, settings: CommandsConfig
+    ) -> None:
         self.agent = agent
+        self.counters = counters
+        self.probe_id = probe_id
         self.settings = settings
         self.kid = kid_for(settings.controller_key)
         self._public = Ed25519PublicKey.from_public_bytes(settings.controller_key)
@@ -108,14 +105,13 @@ class CommandHandler:
             log.exception("handling a command failed")
 
     async def _handle(self, data: bytes) -> None:
-        outbox = self.agent.outbox
         try:
             cmd = command.accept(
                 data,
                 self.kid,
                 self._verify,
-                self.agent.config.probe_id,
-                outbox.meta(COUNTER_KEY),
+                self.probe_id,
+                self.counters.meta(COUNTER_KEY),
                 int(time.time() * 1000),
                 self.settings.allowed_servers,
             )
@@ -123,7 +119,7 @@ class CommandHandler:
             self._refuse(str(exc))
             return
         try:
-            outbox.set_meta(COUNTER_KEY, cmd.counter)
+            self.counters.set_meta(COUNTER_KEY, cmd.counter)
         except Exception as exc:  # a full disk: not acted on, so the controller may resend it
             log.error(
                 "command %d not carried out: its counter cannot be kept: %s", cmd.counter, exc
@@ -133,7 +129,7 @@ class CommandHandler:
         try:
             detail = await self._act(cmd)
             outcome = "done"
-        except ActionError as exc:
+        except ControlError as exc:
             detail, outcome = str(exc), "failed"
         log.info("command %d (%s): %s: %s", cmd.counter, cmd.action, outcome, detail)
         self.agent.commit("status", command.outcome_values(cmd, outcome, detail))
@@ -173,32 +169,18 @@ class CommandHandler:
         return self._measure_now(args["sources"])
 
     def _scheduled(self, names: list[str]) -> None:
-        missing = [n for n in names if n not in self.agent.sources]
+        missing = [n for n in names if n not in self.agent.status().schedule_s]
         if missing:
-            raise ActionError(f"not scheduled on this probe: {', '.join(missing)}")
+            raise ControlError(f"not scheduled on this probe: {', '.join(missing)}")
 
     def _schedule(self, intervals: dict[str, int]) -> str:
-        self._scheduled(list(intervals))
         # The supervisor reads the interval at every turn: the change applies after each
         # source's current wait.
-        self.agent.config.schedule.update({n: float(s) for n, s in intervals.items()})
+        self.agent.set_intervals({n: float(s) for n, s in intervals.items()})
         return ", ".join(f"{n} every {s}s" for n, s in sorted(intervals.items()))
 
     async def _servers(self, servers: list[str]) -> str:
-        affected = [n for n in SERVER_SOURCES if n in self.agent.sources]
-        if not affected:
-            raise ActionError("no source that measures towards servers is scheduled")
-        probe_table = self.agent.config.data.setdefault("probe", {})
-        before = probe_table.get("servers")
-        probe_table["servers"] = list(servers)
-        try:
-            fresh = {n: load_factory(n)(self.agent.config, self.agent.board) for n in affected}
-        except ConfigError as exc:
-            probe_table["servers"] = before
-            raise ActionError(str(exc)) from None
-        for name, source in fresh.items():
-            old, self.agent.sources[name] = self.agent.sources[name], source
-            await old.aclose()
+        affected = await self.agent.retarget(servers)
         return f"servers {', '.join(servers)} for {', '.join(affected)}"
 
     def _measure_now(self, names: list[str]) -> str:
@@ -212,4 +194,4 @@ class CommandHandler:
     def state(self) -> dict[str, Any]:
         """What a rebirth announces: the schedule and log level in force."""
         level = logging.getLevelName(logging.getLogger("qiyas").getEffectiveLevel()).lower()
-        return {"schedule_s": dict(self.agent.config.schedule), "log_level": level}
+        return {"schedule_s": self.agent.status().schedule_s, "log_level": level}

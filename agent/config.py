@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from agent.core.errors import InvalidInput
 from agent.core.record import valid_probe_id
+from agent.schedule_registry import FACTORIES
 
 MAX_CONFIG_BYTES = 64 * 1024
 MIN_INTERVAL_S = 1.0
@@ -69,8 +72,6 @@ class AgentConfig:
         raw_schedule = data.get("schedule", DEFAULT_SCHEDULE)
         if not isinstance(raw_schedule, dict):
             raise self._error("schedule", "must be a table of NAME = SECONDS")
-        from agent.sources import FACTORIES
-
         for name, seconds in raw_schedule.items():
             if name not in FACTORIES:
                 raise self._error(f"schedule.{name}", f"unknown; known: {', '.join(FACTORIES)}")
@@ -110,6 +111,18 @@ class AgentConfig:
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise self._error(key, f"must be an integer in {lo}..{hi}")
         return value
+
+    def with_schedule(self, intervals: Mapping[str, float]) -> AgentConfig:
+        """A new config, these `[schedule]` intervals changed; checked as the file's were."""
+        data = copy.deepcopy(self.data)
+        data["schedule"] = {**self.data.get("schedule", DEFAULT_SCHEDULE), **intervals}
+        return AgentConfig(data, self.origin)
+
+    def with_servers(self, servers: Sequence[str]) -> AgentConfig:
+        """A new config measuring towards these `[probe] servers` (the sources check them)."""
+        data = copy.deepcopy(self.data)
+        data["probe"] = {**self.section("probe"), "servers": list(servers)}
+        return AgentConfig(data, self.origin)
 
     @property
     def key_path(self) -> Path:

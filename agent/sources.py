@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from agent.schedule_registry import FACTORIES
+
 if TYPE_CHECKING:
     from agent.boards import Board
     from agent.config import AgentConfig
@@ -45,18 +47,8 @@ class Factory(Protocol):
     def __call__(self, config: AgentConfig, board: Board) -> Source: ...
 
 
-# schedule name → "module:factory". Modules are imported only when their schedule is on.
-FACTORIES: dict[str, str] = {
-    "health": "agent.health:make",
-    "radio": "agent.modem.source:make",
-    "optical": "agent.ont.source:make",
-    "latency": "agent.probe.source:make_latency",
-    "capacity": "agent.probe.source:make_capacity",
-    "dns": "agent.probe.source:make_dns",
-}
-
-
 def load_factory(name: str) -> Factory:
+    """The factory of a schedule name (agent.schedule_registry), its module imported now."""
     module_name, _, attr = FACTORIES[name].partition(":")
     factory: Factory = getattr(importlib.import_module(module_name), attr)
     return factory

@@ -22,13 +22,11 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
-from agent.config import ConfigError
-
-if TYPE_CHECKING:
-    from agent.supervisor import Agent
+from agent.config import AgentConfig, ConfigError
+from agent.control import Control
 
 log = logging.getLogger("qiyas.statuspage")
 
@@ -123,14 +121,21 @@ class History:
 
 
 class StatusPage:
-    def __init__(self, agent: Agent, listen: str) -> None:
+    def __init__(self, agent: Control, config: AgentConfig) -> None:
+        listen = str(config.section("statuspage").get("listen"))
         try:
             self.host, self.port = parse_listen(listen)
         except ValueError as exc:
-            raise ConfigError(f"{agent.config.origin}: {exc}") from None
+            raise ConfigError(f"{config.origin}: {exc}") from None
         self.agent = agent
-        self.history = History(agent.config.state_dir / "history.db")
-        agent.observers.append(self.history.observe)
+        self.history = History(config.state_dir / "history.db")
+        self._closed = False
+
+    def observe(self, kind: str, values: dict[str, Any], time_ms: int) -> None:
+        """Told by the agent of each committed record, for the charts."""
+        # The agent may still commit while it drains: nothing must reach a closed history.
+        if not self._closed:
+            self.history.observe(kind, values, time_ms)
 
     async def serve(self, stop: asyncio.Event) -> None:
         try:
@@ -148,8 +153,7 @@ class StatusPage:
         log.info("status page on http://%s:%d/", self.host, self.port)
         async with server:
             await stop.wait()
-        # The agent may still commit while it drains: nothing must reach a closed history.
-        self.agent.observers.remove(self.history.observe)
+        self._closed = True
         self.history.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -215,22 +219,20 @@ class StatusPage:
         return _plain(404, "not found")
 
     def status(self) -> dict[str, Any]:
-        agent = self.agent
-        now = time.time()
+        agent = self.agent.status()
         last = self.history.last()
-        oldest = agent.outbox.oldest_age(now)
         problems = []
-        if not agent.uplink.connected.is_set():
+        if not agent.connected:
             problems.append("not connected to the national collector")
-        if oldest is not None and oldest > STUCK_AFTER_S:
-            problems.append(f"{agent.outbox.depth} measurements waiting to be delivered")
+        if agent.oldest_waiting_s is not None and agent.oldest_waiting_s > STUCK_AFTER_S:
+            problems.append(f"{agent.waiting} measurements waiting to be delivered")
         return {
-            "probe": agent.config.probe_id,
+            "probe": agent.probe,
             "healthy": not problems,
             "problems": problems,
-            "paused_until": agent.paused_until if agent.paused() else None,
+            "paused_until": agent.paused_until,
             "last_measurement": None if last is None else {"kind": last[0], "time_ms": last[1]},
-            "waiting": agent.outbox.depth,
+            "waiting": agent.waiting,
         }
 
     def render(self) -> str:

@@ -2,6 +2,8 @@
 
 Every measurement becomes a record that is signed and committed before any network I/O; a source
 that fails is logged and retried at its next turn — no source can bring the agent down.
+The signed commands and the status page act on it only through agent.control.Control, which
+`Agent` implements; a change of configuration there is a new AgentConfig, not an edit of one.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent import __version__, boards, clock, commands, keys
-from agent.config import AgentConfig
+from agent.config import AgentConfig, ConfigError
+from agent.control import AgentStatus, ControlError
 from agent.core.recorder import Recorder
 from agent.outbox import Outbox
+from agent.schedule_registry import LINK_SOURCES, SERVER_SOURCES
 from agent.sources import LinkState, Measurement, Source, load_factory
 from agent.uplink import Uplink
 
@@ -26,8 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qiyas.agent")
 
-# Access-link sources run first in a cycle, so the records after them carry a fresh context.
-LINK_SOURCES = ("radio", "optical")
 MEASURE_TIMEOUT_S = 300.0
 DRAIN_ON_STOP_S = 5.0
 
@@ -45,7 +47,8 @@ class Agent:
             "firmware": config.firmware,
         }
         status = {"probe": config.probe_id, "epoch": self.outbox.epoch, **self.versions}
-        self.uplink = Uplink(config, self.outbox, status, on_command=commands.handler(self))
+        on_command = commands.handler(config, self, self.outbox)
+        self.uplink = Uplink(config, self.outbox, status, on_command=on_command)
         names = sorted(config.schedule, key=lambda n: (n not in LINK_SOURCES, n))
         self.sources: dict[str, Source] = {
             name: load_factory(name)(config, self.board) for name in names
@@ -69,7 +72,8 @@ class Agent:
         if "statuspage" in config.data:
             from agent.statuspage import StatusPage
 
-            self.statuspage = StatusPage(self, str(config.section("statuspage").get("listen")))
+            self.statuspage = StatusPage(self, config)
+            self.observers.append(self.statuspage.observe)
 
     def commit(self, kind: str, values: dict[str, Any]) -> bytes | None:
         """Sign and store one record; the signed bytes kept, or None if nothing could be.
@@ -132,6 +136,38 @@ class Agent:
         self.paused_until = 0.0
         self.outbox.set_meta("paused_until", 0)
         self.commit("status", {"event": "resumed", "detail": "by the household"})
+
+    def set_intervals(self, intervals: Mapping[str, float]) -> None:
+        missing = [n for n in intervals if n not in self.sources]
+        if missing:
+            raise ControlError(f"not scheduled on this probe: {', '.join(missing)}")
+        # _schedule reads the interval at every turn: the change applies after its current wait.
+        self.config = self.config.with_schedule(intervals)
+
+    async def retarget(self, servers: Sequence[str]) -> list[str]:
+        affected = [n for n in SERVER_SOURCES if n in self.sources]
+        if not affected:
+            raise ControlError("no source that measures towards servers is scheduled")
+        try:
+            config = self.config.with_servers(servers)
+            fresh = {n: load_factory(n)(config, self.board) for n in affected}
+        except ConfigError as exc:
+            raise ControlError(str(exc)) from None
+        self.config = config
+        for name, source in fresh.items():
+            old, self.sources[name] = self.sources[name], source
+            await old.aclose()
+        return affected
+
+    def status(self) -> AgentStatus:
+        return AgentStatus(
+            probe=self.config.probe_id,
+            connected=self.uplink.connected.is_set(),
+            waiting=self.outbox.depth,
+            oldest_waiting_s=self.outbox.oldest_age(time.time()),
+            paused_until=self.paused_until if self.paused() else None,
+            schedule_s=dict(self.config.schedule),
+        )
 
     def _birth(self) -> None:
         self.commit("status", {"event": "birth", "detail": f"epoch {self.outbox.epoch}"})
