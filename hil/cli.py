@@ -1,4 +1,4 @@
-"""`qiyas hil modem|ont|link …`: start an emulator and print where to reach it."""
+"""`qiyas hil modem|ont|link|stick …`: start an emulator and print where to reach it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ EMULATORS = {
     "modem": ("hil.modem.cli", "an emulated cellular modem on a PTY"),
     "ont": ("hil.ont.cli", "an emulated FTTH ONT answering OMCI"),
     "link": ("hil.link.cli", "a shaped link between two network namespaces"),
+    "stick": ("hil.ont.stick_cli", "an SFP ONT stick's shell behind a real sshd"),
 }
 
 

@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "boards": ("tools.boards", "list and show board profiles"),
     "firmware": ("tools.firmware", "build the MicroPython firmware bundle"),
     "flash": ("tools.flash", "flash MicroPython and the bundle onto an ESP32 board"),
-    "hil": ("hil.cli", "start a hardware emulator (modem | ont | link)"),
+    "hil": ("hil.cli", "start a hardware emulator (modem | ont | link | stick)"),
     "certs": ("tools.certs", "device CA: broker, collector and probe certificates for mutual TLS"),
     "command": ("tools.command", "sign and publish a command to a probe, as the controller"),
 }

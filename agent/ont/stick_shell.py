@@ -78,13 +78,18 @@ POWER_TOLERANCE_DB = 0.5
 KELVIN_RANGE = (200, 420)
 
 
+# The first rows of optic_top.c's status table in every version seen: they tell it from otop's
+# other tables (alarms, configuration, ranges), whether or not a title line comes first.
+STATUS_ROWS = ("chip version (fuse format)", "driver version (otop version)")
+
+
 def _otop_table(text: str) -> dict[str, str]:
     lines = [line for line in _lines(text, OTOP_STATUS) if line.strip()]
-    if not lines or lines[0].strip() != "status overview":
-        raise ShellOutputError(f"{OTOP_STATUS}: not the otop status table (no 'status overview')")
+    if lines and lines[0].strip() == "status overview":
+        lines = lines[1:]  # the title, as the interactive otop shows it
     table: dict[str, str] = {}
     seen_twice = set()
-    for line in lines[1:]:
+    for line in lines:
         match = _OTOP_LINE.fullmatch(line)
         if not match:
             continue  # a line otop wraps or a version adds: not one we read
@@ -92,6 +97,8 @@ def _otop_table(text: str) -> dict[str, str]:
         if label in table:
             seen_twice.add(label)
         table[label] = match["value"]
+    if not all(row in table for row in STATUS_ROWS):
+        raise ShellOutputError(f"{OTOP_STATUS}: not otop's status table (no {STATUS_ROWS[0]!r})")
     for label in seen_twice:
         table[label] = ""  # two values for one label: neither is certain
     return table

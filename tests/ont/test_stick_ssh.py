@@ -157,3 +157,21 @@ def test_qiyas_ont_info_fails_with_exit_1_and_says_why(realtek: SshTarget) -> No
     done = qiyas_info(realtek, "lantiq")
     assert done.returncode == 1
     assert "-ash: otop: not found" in json.loads(done.stdout)["error"]
+
+
+def test_qiyas_hil_stick_serves_until_stopped() -> None:
+    proc = subprocess.Popen(
+        [QIYAS, "hil", "stick", "--captures", str(CAPTURES), "--scenario", "realtek"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        where = json.loads(proc.stdout.readline())  # the first line says how to reach it
+        target = SshTarget(*(where[k] for k in SshTarget._fields))
+        done = qiyas_info(target, where["dialect"])
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["optical"]["rx_dbm"] == -21.306
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+    assert not Path(str(where["identity"])).exists()  # its keys went with it
