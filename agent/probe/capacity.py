@@ -1,14 +1,17 @@
 """Multi-stream TCP capacity client: one direction at a time, against the measurement server.
 
 The byte count is taken where the bytes arrive: by us for a download, from the server's reports
-for an upload. It is sampled every TICK_S; the rate is computed over the steady part only:
+for an upload. It is sampled every TICK_S and merged into intervals of INTERVAL_TICKS; the rate is
+computed over the steady window that the working-conditions detector finds (agent/probe/steady.py,
+docs/methodology.md §3.2):
 
-    warm-up = the first tick from MIN_WARMUP_S on whose rate reaches 90 % of the median rate of
-              the second half (TCP slow start and the shaper's initial burst are over by then),
-              never more than half the test;
-    result  = bytes after warm-up / time after warm-up.
+    result    = bytes delivered during the latest steady window / its duration;
+    stability = coefficient of variation of the window's intervals;
+    never stable: the rate over the second half, marked not steady.
 
-The per-interval series covers the whole test (warm-up included) so it can be inspected.
+The per-interval series covers the whole test (warm-up included) so it can be inspected. Each
+stream's TCP_INFO gives what the test itself put on the line, headers included, so that a
+vantage's byte counters can tell the household's own traffic apart (§6).
 """
 
 from __future__ import annotations
@@ -18,23 +21,36 @@ import bisect
 import contextlib
 import itertools
 import os
+import resource
 import socket
+import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent.core.errors import QiyasError
-from agent.probe import bulk, control
+from agent.probe import bulk, control, steady
 from agent.probe.endpoint import Endpoint, ResolveError, reason, resolve
 
 TICK_S = 0.1
-MIN_WARMUP_S = 0.5
-STEADY_SHARE = 0.9
+INTERVAL_TICKS = 5  # 500-ms intervals for the working-conditions detector
+MIN_DURATION_S = 1.0
 MAX_SERIES_POINTS = 50
 CONNECT_TIMEOUT_S = 5.0
 REPORT_GRACE_S = 0.5
 PAYLOAD_BYTES = 1024 * 1024
 SINK_BYTES = 1024 * 1024
+# struct tcp_info (linux/tcp.h): tcpi_bytes_acked, tcpi_bytes_received, tcpi_segs_out,
+# tcpi_segs_in at 120 (Linux 4.2+); tcpi_data_segs_out at 156 (4.6+); tcpi_delivered at 192 (4.18+).
+TCP_INFO = 11
+_TCP_INFO_COUNTS = struct.Struct("@QQII")
+_TCP_INFO_DATA_SEGS_OUT = struct.Struct("@I")
+_TCP_INFO_DELIVERED = struct.Struct("@I")
+TCP_INFO_SIZE = 196
+# Per segment, what an interface counts besides TCP payload: Ethernet 14, IP 20 / 40, TCP 20 with
+# the 12 octets of timestamp options.
+HEADER_BYTES = {socket.AF_INET: 14 + 20 + 32, socket.AF_INET6: 14 + 40 + 32}
 
 Progress = Callable[[float, float], None]  # (elapsed s, current Mbit/s)
 
@@ -53,6 +69,10 @@ class DirectionResult:
     warmup_s: float
     interval_s: float
     series_mbps: list[float] = field(default_factory=list)
+    cv: float | None = None  # stability figure of the steady window
+    steady: bool = False  # the detector found working conditions
+    line_bytes: int | None = None  # what the test put on the line, both ways, headers included
+    client_cpu: float | None = None  # the agent's own CPU over the test, share of one core
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,28 +83,66 @@ class DirectionResult:
             "warmup_s": round(self.warmup_s, 3),
             "interval_s": self.interval_s,
             "series_mbps": self.series_mbps,
+            "cv": None if self.cv is None else round(self.cv, 4),
+            "steady": self.steady,
+            "line_bytes": self.line_bytes,
+            "client_cpu": None if self.client_cpu is None else round(self.client_cpu, 3),
         }
 
 
-def steady_rate(samples: list[tuple[float, int]]) -> tuple[float | None, int, float, float]:
-    """(Mbit/s, bytes, seconds, warm-up seconds) over the steady part of cumulative samples
-    (t since start, bytes), taken every TICK_S."""
+class SteadyRate(NamedTuple):
+    mbps: float | None
+    bytes: int
+    seconds: float
+    warmup_s: float  # where the part the rate is computed over begins
+    cv: float | None
+    steady: bool
+
+
+def steady_rate(samples: list[tuple[float, int]]) -> SteadyRate:
+    """The rate over the latest steady window of cumulative samples (t since start, bytes) taken
+    every TICK_S; over the second half, not steady, when the detector never found one."""
     if len(samples) < 3:
-        return None, 0, 0.0, 0.0
-    rates = _rates(samples)
-    half = sorted(rates[len(rates) // 2 :])
-    steady = half[len(half) // 2]
-    last_start = len(samples) // 2
-    start = last_start
-    for k, rate in enumerate(rates):
-        if samples[k][0] >= MIN_WARMUP_S and rate >= STEADY_SHARE * steady:
-            start = min(k, last_start)
-            break
-    t0, b0 = samples[start]
-    t1, b1 = samples[-1]
+        return SteadyRate(None, 0, 0.0, 0.0, None, False)
+    points = samples[::INTERVAL_TICKS]
+    if (len(samples) - 1) % INTERVAL_TICKS:
+        points.append(samples[-1])  # a last, shorter interval still counts
+    rates = _rates(points)
+    window = steady.steady_window(rates)
+    if window is not None:
+        (t0, b0), (t1, b1) = points[window.start], points[window.end]
+        cv, stable = window.cv, True
+    else:
+        (t0, b0), (t1, b1) = samples[len(samples) // 2], samples[-1]
+        cv = steady.coefficient_of_variation(rates[len(rates) // 2 :])
+        stable = False
     if t1 <= t0:
-        return None, 0, 0.0, t0
-    return (b1 - b0) * 8 / (t1 - t0) / 1e6, b1 - b0, t1 - t0, t0
+        return SteadyRate(None, 0, 0.0, t0, None, False)
+    return SteadyRate((b1 - b0) * 8 / (t1 - t0) / 1e6, b1 - b0, t1 - t0, t0, cv, stable)
+
+
+def line_bytes(sock: socket.socket) -> int | None:
+    """Bytes this TCP socket put on the line both ways: payload acknowledged and received, plus
+    the headers of every segment that crossed the interface — the data segments delivered, the
+    pure ACKs sent, every segment received. Segments a local shaper dropped (and TCP sent again)
+    never reached the interface, so they are not counted. None where TCP_INFO does not say."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, 256)
+    except OSError:
+        return None
+    if len(info) < TCP_INFO_SIZE:
+        return None  # a kernel older than 4.18
+    acked, received, segs_out, segs_in = _TCP_INFO_COUNTS.unpack_from(info, 120)
+    (data_segs_out,) = _TCP_INFO_DATA_SEGS_OUT.unpack_from(info, 156)
+    (delivered,) = _TCP_INFO_DELIVERED.unpack_from(info, 192)
+    segments = delivered + (segs_out - data_segs_out) + segs_in
+    header = HEADER_BYTES.get(sock.family, HEADER_BYTES[socket.AF_INET])
+    return int(acked + received + segments * header)
+
+
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def series(samples: list[tuple[float, int]]) -> tuple[float, list[float]]:
@@ -137,9 +195,9 @@ async def measure_direction(
 ) -> DirectionResult:
     if not 1 <= streams <= control.MAX_STREAMS:
         raise ValueError(f"streams {streams} is outside 1..{control.MAX_STREAMS}")
-    if not 2 * MIN_WARMUP_S <= duration_s <= control.MAX_DURATION_MS / 1000:
+    if not MIN_DURATION_S <= duration_s <= control.MAX_DURATION_MS / 1000:
         limit = control.MAX_DURATION_MS // 1000
-        raise ValueError(f"duration {duration_s} s is outside {2 * MIN_WARMUP_S:g}..{limit}")
+        raise ValueError(f"duration {duration_s} s is outside {MIN_DURATION_S:g}..{limit}")
     loop = asyncio.get_running_loop()
     try:
         addrinfo = await resolve(server, socket.SOCK_STREAM)
@@ -167,6 +225,11 @@ async def measure_direction(
     tasks: list[asyncio.Task[None]] = []
     payload = bulk.payload_file(PAYLOAD_BYTES) if direction == control.UP else None
     sink = memoryview(bytearray(SINK_BYTES)) if payload is None else None
+    cpu0, wall0 = _own_cpu_s(), time.monotonic()
+    # A download's socket is handed to a transport that closes it at the end: a duplicate keeps
+    # it readable for TCP_INFO until we have read the counts.
+    infos = [s.dup() for s in socks]
+    on_line: list[int | None] = []
     try:
         for i, sock in enumerate(socks):
             if payload is not None:
@@ -191,21 +254,27 @@ async def measure_direction(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for s in socks:
+        on_line = [line_bytes(s) for s in infos]  # after the last byte
+        for s in (*socks, *infos):
             s.close()
         if payload is not None:
             payload.close()
-    mbps, nbytes, steady_s, warmup_s = steady_rate(samples)
+    wall = time.monotonic() - wall0
+    rate = steady_rate(samples)
     interval_s, points = series(samples)
     return DirectionResult(
         control.DIRECTIONS[direction],
-        None if mbps is None else round(mbps, 3),
-        nbytes,
+        None if rate.mbps is None else round(rate.mbps, 3),
+        rate.bytes,
         streams,
-        steady_s,
-        warmup_s,
+        rate.seconds,
+        rate.warmup_s,
         interval_s,
         points,
+        rate.cv,
+        rate.steady,
+        None if None in on_line else sum(n for n in on_line if n is not None),
+        (_own_cpu_s() - cpu0) / wall if wall > 0 else None,
     )
 
 

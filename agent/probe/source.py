@@ -11,7 +11,8 @@ dns_resolver = "192.0.2.53"     # where direct queries go (default: resolv.conf'
 dns_cache_bust_zone = "bust.example.net"  # a zone we answer for: fresh names, a miss then a hit
 tcp_targets = ["example.net:443"]
 cross_traffic_kbps = 0    # >0: skip a capacity test while the household uses more than this
-interface = "wan0"        # whose counters tell the household's traffic (needed for the above)
+interface = "wan0"        # the WAN interface, when the probe is the router: its counters tell
+                          # the household's traffic during each direction (methodology §6)
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 MAX_TARGETS = 16
 IDLE_COUNT_BEFORE_LOAD = 20
+# A STAMP test packet on the line: 44 octets + UDP 8 + IPv4 20 + Ethernet 14 (RFC 8762 §4.2.1).
+STAMP_LINE_BYTES = 44 + 8 + 20 + 14
 
 
 class ProbeSettings:
@@ -193,8 +196,23 @@ class CapacitySource:
         }
         for direction in (control.DOWN, control.UP):
             name = control.DIRECTIONS[direction]
+            line_before = self._line_counters()
             result, loaded = await loaded_direction(server, direction, s.streams, s.duration_s)
+            line_after = self._line_counters()
             values[f"{name}_mbps"] = result.mbps
+            values[f"{name}_steady"] = result.steady
+            if result.cv is not None:
+                values[f"{name}_cv"] = round(result.cv, 4)
+            if result.client_cpu is not None:
+                values[f"{name}_client_cpu"] = round(result.client_cpu, 3)
+            if result.line_bytes is not None:
+                own = result.line_bytes + (loaded["sent"] + loaded["received"]) * STAMP_LINE_BYTES
+                values[f"{name}_test_line_bytes"] = own
+                if line_before is not None and line_after is not None:
+                    # The household's bytes are what the line carried that the test did not.
+                    line = line_after - line_before
+                    values[f"cross_traffic_bytes_{name}"] = max(0, line - own)
+                    values["cross_traffic_vantage"] = "wan-interface"
             values[f"{name}_bytes"] = result.bytes
             values[f"{name}_duration_s"] = round(result.duration_s, 3)
             values[f"{name}_warmup_s"] = round(result.warmup_s, 3)
@@ -207,6 +225,16 @@ class CapacitySource:
             if invalid:
                 values.setdefault("invalid_by_loss", []).extend(invalid)
         return values
+
+    def _line_counters(self) -> int | None:
+        """Bytes the WAN interface has carried both ways; None: no such vantage here."""
+        if self.settings.interface is None:
+            return None
+        try:
+            rx, tx = crosstraffic.read_counters(self.settings.interface)
+        except (OSError, ValueError):
+            return None  # unknown, never 0: the verdict will say cross-traffic-unknown
+        return rx + tx
 
     async def aclose(self) -> None:
         return None
