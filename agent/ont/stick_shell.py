@@ -205,10 +205,12 @@ def parse_ploam_state(text: str) -> dict[str, Any]:
 
 # --- omcicli mib get CLASS ---------------------------------------------------------------------
 
-# Realtek's attribute names → G.988 ANI-G attribute names (entities.ANI_G); the Low/UppDfl*
-# thresholds that follow them are Realtek's own defaults, not G.988 attributes: not read.
-REALTEK_NAMES: dict[int, tuple[str, dict[str, str]]] = {
+# class → (our entity, Realtek's table name, Realtek's attribute names → G.988 attribute names
+# in entities.py). ANI-G's Low/UppDfl* thresholds after them are Realtek's own defaults, not
+# G.988 attributes: not read.
+REALTEK_TABLES: dict[int, tuple[Entity, str, dict[str, str]]] = {
     ANI_G.class_id: (
+        ANI_G,
         "Anig",
         {
             "SRInd": "sr_indication",
@@ -247,10 +249,9 @@ def _attribute(entity: Entity, name: str, text: str) -> tuple[Any, str | None]:
 def parse_omcicli(text: str, class_id: int) -> list[dict[str, Any]]:
     """`omcicli mib get CLASS`: each instance as {"instance", G.988 attribute → value,
     "unknown": {attribute: why}}. No instance (an empty table) is an empty list."""
-    entity = ANI_G if class_id == ANI_G.class_id else None
-    if entity is None or class_id not in REALTEK_NAMES:
+    if class_id not in REALTEK_TABLES:
         raise ShellOutputError(f"omcicli: class {class_id} is not read")
-    table, names = REALTEK_NAMES[class_id]
+    entity, table, names = REALTEK_TABLES[class_id]
     what = f"omcicli mib get {class_id}"
     lines = [line.strip() for line in _lines(text, what) if line.strip()]
     if len(lines) < 3 or lines[1] != table or set(lines[0]) != {"X"} or set(lines[2]) != {"X"}:

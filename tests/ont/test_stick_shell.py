@@ -127,6 +127,8 @@ def test_omcicli_values_that_do_not_fit_are_null_and_bad_tables_refused() -> Non
     with pytest.raises(ShellOutputError, match="twice"):
         stick_shell.parse_omcicli(ANIG.replace("ARC: 0\n", "ARC: 0\nARC: 1\n"), 263)
     assert stick_shell.parse_omcicli(ANIG.split("=====")[0], 263) == []  # no instance
+    with pytest.raises(ShellOutputError, match="class 256 is not read"):  # no capture of it
+        stick_shell.parse_omcicli(ANIG, 256)
 
 
 def test_lantiq_reading_has_the_omci_paths_keys_and_says_why_thresholds_are_missing() -> None:
