@@ -94,7 +94,7 @@ class Reasons:
 
     def __init__(self) -> None:
         self.why: dict[str, str] = {}
-        self.cells_note: str | None = None  # why GetCellInfo gave nothing
+        self.cell_notes: dict[str, str] = {}  # leg -> why GetCellInfo gave nothing for it
         self.signal_note: str | None = None  # why the Signal interface may have nothing
 
     def null(self, path: str, why: str) -> None:
@@ -205,7 +205,8 @@ def _cells(
     if tech is None:
         return
     if cells is None:
-        why.cells_note = f"no cell info from ModemManager: {cells_error or 'none given'}"
+        note = f"no cell info from ModemManager: {cells_error or 'none given'}"
+        why.cell_notes.update({"serving_cell": note, "nr": note})
         return
     serving = [c for c in cells[:MAX_CELLS] if isinstance(c, dict) and c.get("serving") is True]
 
@@ -213,12 +214,13 @@ def _cells(
         return [c for c in serving if c.get("cell-type") == kind]
 
     if tech == "NR5G-SA":
-        main, leg = _primary(of(CELL_NR), PCELL, why), None
+        main, leg = _primary(of(CELL_NR), PCELL, "serving_cell", why), None
     elif tech == "NR5G-NSA":
-        main, leg = _primary(of(CELL_LTE), PCELL, why), _primary(of(CELL_NR), PSCELL, why)
+        main = _primary(of(CELL_LTE), PCELL, "serving_cell", why)
+        leg = _primary(of(CELL_NR), PSCELL, "nr", why)
     else:
         wanted = {"LTE": CELL_LTE, "UMTS": CELL_UMTS, "GSM": CELL_GSM}[tech]
-        main, leg = _primary(of(wanted), PCELL, why), None
+        main, leg = _primary(of(wanted), PCELL, "serving_cell", why), None
     if main is not None:
         _cell_identity(snap["serving_cell"], main)
     if leg is not None:
@@ -227,7 +229,9 @@ def _cells(
         _cell_identity(snap["nr"], leg)
 
 
-def _primary(cells: list[dict[str, Any]], role: int, why: Reasons) -> dict[str, Any] | None:
+def _primary(
+    cells: list[dict[str, Any]], role: int, leg: str, why: Reasons
+) -> dict[str, Any] | None:
     """The one serving cell of its kind in `role`. Since 1.22 ModemManager lists every serving
     carrier (PCell, SCells, PSCell) and marks each with "serving-cell-type"; a list of several
     that names none as `role` cannot be read with certainty."""
@@ -237,7 +241,7 @@ def _primary(cells: list[dict[str, Any]], role: int, why: Reasons) -> dict[str, 
     if len(cells) == 1 and "serving-cell-type" not in cells[0]:
         return cells[0]
     if cells:
-        why.cells_note = "ModemManager lists several serving cells and marks none as primary"
+        why.cell_notes[leg] = "ModemManager marks none of its serving cells as this one"
     return None
 
 
@@ -247,16 +251,14 @@ def _cell_identity(cell: dict[str, Any], info: dict[str, Any]) -> None:
         return
     nr = kind == CELL_NR
     area = "tac" if kind in (CELL_LTE, CELL_NR) else "lac"
-    pci_key = {CELL_LTE: "physical-ci", CELL_NR: "physical-ci", CELL_UMTS: "psc"}.get(kind)
     channel = {CELL_LTE: "earfcn", CELL_NR: "nrarfcn", CELL_UMTS: "uarfcn", CELL_GSM: "arfcn"}
-    # ids are upper-case hex strings (the XML), except UMTS's primary scrambling code ("u")
-    pci = info.get(pci_key) if pci_key else None
+    # ids are upper-case hex strings (the XML); a physical cell id only on LTE and NR (UMTS's
+    # scrambling code is another thing, and the AT path does not report one either)
+    pci = hexadecimal(_text(info.get("physical-ci")), 3) if kind in (CELL_LTE, CELL_NR) else None
     values = {
         "cell_id": hexadecimal(_text(info.get("ci")), 9 if nr else 8),
         "tac": hexadecimal(_text(info.get(area)), 6),
-        "pci": (pci if _uint(pci) and pci <= 511 else None)
-        if kind == CELL_UMTS
-        else _bounded(hexadecimal(_text(pci), 3), 0, 1007 if nr else 503),
+        "pci": _bounded(pci, 0, 1007 if nr else 503),
         "arfcn": _bounded(info.get(channel.get(kind, "")), 0, 3279165),
         "rsrp_dbm": _level(info.get("rsrp"), RSRP),
         "rsrq_db": _level(info.get("rsrq"), RSRQ),
@@ -339,7 +341,8 @@ def _explain_cells(snap: dict[str, Any], tech: str | None, unknown_tech: str, wh
                     path, why.signal_note or "ModemManager's Signal interface has no such value"
                 )
             else:
-                why.null(path, why.cells_note or "ModemManager's cell info has no such value")
+                note = why.cell_notes.get(name, "ModemManager's cell info has no such value")
+                why.null(path, note)
 
 
 def _table(value: Any) -> dict[str, Any]:
