@@ -98,7 +98,8 @@ class Reasons:
         self.signal_note: str | None = None  # why the Signal interface may have nothing
 
     def null(self, path: str, why: str) -> None:
-        self.why.setdefault(path, why[:160])
+        # a D-Bus error's text may carry anything; a record takes no control characters
+        self.why.setdefault(path, "".join("?" if _control(c) else c for c in why[:160]))
 
 
 def tech_of(access: Any) -> str | None:
@@ -141,7 +142,7 @@ def build(
     ):
         snap[key] = _text(modem.get(prop))
         if snap[key] is None:
-            why.null(key, f"ModemManager has no {prop}")
+            why.null(key, f"ModemManager's {prop} is empty or unreadable")
     state = modem.get("State")
     state_name = STATE_NAMES.get(state, "unknown") if _int(state) else "unknown"
     _sim(snap, modem, state, why)
@@ -358,11 +359,18 @@ def _uint(value: Any) -> TypeGuard[int]:
 
 
 def _text(value: Any) -> str | None:
-    """A D-Bus string; ModemManager gives "" for "not known"."""
+    """A D-Bus string; ModemManager gives "" for "not known". One with control characters is
+    not a name or an id (and no record may carry a NUL): unreadable, so None."""
     if not isinstance(value, str):
         return None
     text = value.strip()
-    return text[:MAX_TEXT] if text else None
+    if not text or any(_control(c) for c in text):
+        return None
+    return text[:MAX_TEXT]
+
+
+def _control(char: str) -> bool:
+    return char < " " or char == "\x7f"
 
 
 def _bounded(value: Any, lo: int, hi: int) -> int | None:
