@@ -143,9 +143,12 @@ class Client:
             opening = asyncio.open_connection(host, port)
         else:
             opening = asyncio.open_connection(host, port, ssl=ssl)
-        self._reader, self._writer = await asyncio.wait_for(opening, self.timeout_s)
+        reader, writer = await asyncio.wait_for(
+            opening, self.timeout_s
+        )  # type: asyncio.StreamReader, asyncio.StreamWriter  # fmt: skip
+        self._reader, self._writer = reader, writer
         await self._send(connect_packet(self.client_id, self.keepalive_s, will_topic, will_payload))
-        reply = read_packet(self._reader)
+        reply = read_packet(reader)
         kind, _, body = await asyncio.wait_for(reply, self.timeout_s)  # type: int, int, bytes
         if kind != CONNACK or len(body) != 2:
             raise MQTTError("broker answered CONNECT with packet type %d" % kind)

@@ -128,9 +128,10 @@ class Demo:
         self.stack.callback(broker.stop)
         console.print(f"[green]broker[/] Mosquitto on {broker.url}")
 
-        server = f"127.0.0.1:{free_port()}"
+        server_port = free_port()
+        server = f"127.0.0.1:{server_port}"
         self._spawn("server", ["server", "--listen", server, "--max-mbps", "200"])
-        wait_listening(*server.split(":"), timeout=15)  # type: ignore[arg-type]
+        wait_listening("127.0.0.1", server_port, timeout=15)
         console.print(f"[green]server[/] measurement server on {server}")
 
         probes = [f"ma-demo-{i:04d}" for i in range(1, self.n_agents + 1)]
@@ -191,9 +192,10 @@ class FeedPrinter:
 
     def __init__(self, host: str, port: int) -> None:
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         self.count = 0
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         self._client.on_connect = lambda c, *_: c.subscribe(FEED, qos=0)
         self._client.on_message = self._on_message
         self._client.connect(host, port)

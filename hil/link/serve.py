@@ -22,7 +22,7 @@ def readline(proc: subprocess.Popen[bytes], timeout: float) -> str:
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
         if not sel.select(timeout):
-            raise TimeoutError(f"no output from {proc.args} within {timeout} s")
+            raise TimeoutError(f"no output from {proc.args!r} within {timeout} s")
     return proc.stdout.readline().decode()
 
 

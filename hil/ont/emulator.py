@@ -89,8 +89,9 @@ def check_scenario(scenario: dict[str, Any], origin: str) -> dict[str, Any]:
             raise ScenarioError(f"{origin}: unknown key {key!r}; known: {', '.join(SCENARIO_KEYS)}")
         if isinstance(value, bool) or not isinstance(value, want):
             raise ScenarioError(f"{origin}: {key} has the wrong type ({type(value).__name__})")
-        bounded = isinstance(value, (int, float)) and key != "stray_failure_masks"
-        if bounded and not 0 <= value <= 10_000:
+        if key == "stray_failure_masks" or not isinstance(value, (int, float)):
+            continue  # the masks have their own bound (below); lists and texts have none
+        if not 0 <= value <= 10_000:
             raise ScenarioError(f"{origin}: {key} must be 0..10000")
     if "late_every" in scenario and "late_delay_s" not in scenario:
         raise ScenarioError(f"{origin}: late_every needs late_delay_s")
@@ -150,15 +151,16 @@ def self_test_result(test: dict[str, Any]) -> bytes:
       9 laser bias current, unsigned, 2 µA
       12 temperature, 2s complement, 1/256 °C
     """
-    slots = (
-        (1, test.get("voltage_v"), lambda v: round(v / 0.02), ">h"),
-        (3, test.get("rx_dbm"), lambda v: round((v + 30) / 0.002), ">h"),
-        (5, test.get("tx_dbm"), lambda v: round((v + 30) / 0.002), ">h"),
-        (9, test.get("bias_ma"), lambda v: round(v * 500), ">H"),
-        (12, test.get("temperature_c"), lambda v: round(v * 256), ">h"),
-    )
+    slots: list[tuple[int, str, Callable[[float], int], str]] = [
+        (1, "voltage_v", lambda v: round(v / 0.02), ">h"),
+        (3, "rx_dbm", lambda v: round((v + 30) / 0.002), ">h"),
+        (5, "tx_dbm", lambda v: round((v + 30) / 0.002), ">h"),
+        (9, "bias_ma", lambda v: round(v * 500), ">H"),
+        (12, "temperature_c", lambda v: round(v * 256), ">h"),
+    ]
     out = b""
-    for kind, value, raw, fmt in slots:
+    for kind, name, raw, fmt in slots:
+        value = test.get(name)
         out += b"\x00\x00\x00" if value is None else bytes([kind]) + struct.pack(fmt, raw(value))
     return out + struct.pack(">H", test.get("buffer_pointer", 0))
 
@@ -238,7 +240,7 @@ class Emulator:
         self.rejected = 0  # frames from the OLT that did not decode
         self.alarm_sequence = 0
         self.seen: Counter[int] = Counter()  # requests answered, by message type
-        self._upload: list[messages.UploadEntry] | None = None
+        self._upload: list[bytes] | None = None  # each MIB upload next answer's contents
         self._alarm_upload: list[tuple[int, int]] | None = None
         self._last: tuple[Message, list[bytes]] | None = None
         self._silent_left = 0
@@ -374,7 +376,7 @@ class Emulator:
     # --- what an ONU answers --------------------------------------------------------------------
 
     def _answer(self, req: Message) -> list[Message]:
-        handler = {
+        handlers: dict[int, Callable[[Message], list[Message]]] = {
             MT.MIB_UPLOAD: self._mib_upload,
             MT.MIB_UPLOAD_NEXT: self._mib_upload_next,
             MT.GET: self._get,
@@ -385,7 +387,8 @@ class Emulator:
             MT.SYNCHRONIZE_TIME: self._result_only,
             MT.REBOOT: self._reboot,
             MT.CREATE: self._create,
-        }.get(MT(req.mt) if req.mt in MT._value2member_map_ else None)
+        }
+        handler = handlers.get(req.mt)
         if handler is None:
             return [frames.response(req, bytes([Result.NOT_SUPPORTED]))]
         return handler(req)
