@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from collector import metrics
+from collector import metrics, rollups
+from collector.sketch import Sketch
 from collector.store import Store, now_ms
 from collector.times import iso_ms
 
@@ -142,9 +143,18 @@ class Aggregate:
     count: int
     percentiles: dict[float, float] = field(default_factory=dict)
     share_below: float | None = None
+    # Where the figures come from: "raw" rows (exact) or "rollup" sketches, whose percentiles
+    # are within relative_error of the exact ones (counts are exact either way).
+    source: str = "raw"
+    relative_error: float = 0.0
 
     def doc(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"group": self.group, "count": self.count}
+        out: dict[str, Any] = {
+            "group": self.group,
+            "count": self.count,
+            "source": self.source,
+            "relative_error": self.relative_error,
+        }
         if self.bucket_ms is not None:
             out["bucket"] = iso_ms(self.bucket_ms)
         for p, v in self.percentiles.items():
@@ -163,11 +173,29 @@ def aggregate(
     bucket_ms: int | None = None,
 ) -> list[Aggregate]:
     """Percentiles of metric per group (and per time bucket when bucket_ms is given), over the
-    usable results unless filters name another validity (flagged ones are out by default)."""
+    usable results unless filters name another validity (flagged ones are out by default).
+
+    From the roll-ups when the question allows it (see rollup_aggregate), else from raw rows."""
     if metric not in metrics.BY_NAME or group_by not in GROUPS:
         raise ValueError(f"unknown metric {metric!r} or grouping {group_by!r}")
     if filters.validity is None:
         filters = replace(filters, validity="usable")
+    if threshold is None:
+        from_rollups = rollup_aggregate(store, metric, group_by, filters, bucket_ms)
+        if from_rollups is not None:
+            return from_rollups
+    return raw_aggregate(store, metric, group_by, filters, threshold, bucket_ms)
+
+
+def raw_aggregate(
+    store: Store,
+    metric: str,
+    group_by: str,
+    filters: Filters,
+    threshold: float | None = None,
+    bucket_ms: int | None = None,
+) -> list[Aggregate]:
+    """aggregate() computed from raw rows (exact percentile_cont)."""
     group_col = "r.probe" if group_by == "probe" else f"p.{group_by}"
     bucket_col = f"(r.time_ms - (r.time_ms % {int(bucket_ms)}))" if bucket_ms else "NULL"
     clauses, params = filters.where()
@@ -212,6 +240,123 @@ def aggregate(
             out.append(agg)
             values = []
     return out
+
+
+# The roll-ups' validity column holds '' for "no verdict".
+_ROLLUP_VALIDITY = {
+    "usable": "validity <> 'flagged'",
+    "valid": "validity = 'valid'",
+    "flagged": "validity = 'flagged'",
+    "unknown": "validity = ''",
+    "all": None,
+}
+
+
+def rollup_aggregate(
+    store: Store,
+    metric: str,
+    group_by: str,
+    filters: Filters,
+    bucket_ms: int | None = None,
+) -> list[Aggregate] | None:
+    """aggregate() from the roll-ups, or None when they cannot answer it: a grouping or filter by
+    probe or a kind other than the metric's, a period or bucket not made of whole hours, or a job
+    that has never run. Records received since the job's last slice are counted from raw rows
+    (a few minutes' worth) and merged in, so the answer is as fresh as the raw one."""
+    since, until = filters.since_ms, filters.until_ms
+    if (
+        group_by == "probe"
+        or filters.probe is not None
+        or filters.kind not in (None, metrics.BY_NAME[metric].kind)
+        or bucket_ms not in (None, *rollups.GRAINS.values())
+        or any(t is not None and t % rollups.HOUR_MS for t in (since, until))
+    ):
+        return None
+    received_before = rollups.watermark(store)
+    if received_before is None:
+        return None
+    sketches: dict[tuple[str | None, int | None], Sketch] = {}
+
+    def bucket_of(start_ms: int) -> int | None:
+        return start_ms - start_ms % bucket_ms if bucket_ms else None
+
+    labels, label_params = [], []
+    for column, value in (
+        ("operator", filters.operator),
+        ("region", filters.region),
+        ("technology", filters.technology),
+    ):
+        if value is not None:
+            labels.append(f"{column} = ?")
+            label_params.append(value)
+    validity = _ROLLUP_VALIDITY[filters.validity or "all"]
+    if validity is not None:
+        labels.append(validity)
+    for grain, low, high in _grain_ranges(since, until, bucket_ms):
+        clauses = ["grain = ?", "metric = ?", *labels]
+        params: list[Any] = [grain, metric, *label_params]
+        if low is not None:
+            clauses.append("start_ms >= ?")
+            params.append(low)
+        if high is not None:
+            clauses.append("start_ms < ?")
+            params.append(high)
+        for group, start_ms, blob in store.query(
+            f"SELECT {group_by}, start_ms, sketch FROM rollup_fleet{_where_sql(clauses)}", params
+        ):
+            key = (group or None, bucket_of(start_ms))
+            sketches.setdefault(key, Sketch()).merge_bytes(bytes(blob))
+    # The tail: what arrived since the last slice, counted from the raw rows.
+    clauses, params = filters.where()
+    clauses.append("r.received_at_ms >= ?")
+    params.append(received_before)
+    group_col = f"p.{group_by}"
+    hour_col = f"r.time_ms - (r.time_ms % {rollups.HOUR_MS})"
+    for group, hour, k, n in rollups.bucket_counts(
+        store, metric, [group_col, hour_col], " AND ".join(clauses), params
+    ):
+        sketches.setdefault((group, bucket_of(int(hour))), Sketch()).add(k, n)
+    out = []
+    for (group, bucket), sk in sorted(sketches.items(), key=_bucket_then_group):
+        count = sk.count
+        if count:
+            out.append(
+                Aggregate(
+                    group,
+                    bucket,
+                    count,
+                    sk.quantiles(PERCENTILES),
+                    source="rollup",
+                    relative_error=rollups.RELATIVE_ERROR,
+                )
+            )
+    return out
+
+
+def _bucket_then_group(item: tuple[tuple[str | None, int | None], Sketch]) -> tuple[Any, ...]:
+    # As PostgreSQL orders the raw answer: by bucket, then group, NULL last.
+    (group, bucket), _ = item
+    return (bucket is None, bucket or 0, group is None, group or "")
+
+
+def _grain_ranges(
+    since: int | None, until: int | None, bucket_ms: int | None
+) -> list[tuple[str, int | None, int | None]]:
+    """[since, until) as (grain, start, end) pieces: whole UTC days from day rows, the hours
+    before the first and after the last midnight from hour rows (all hours for hourly buckets)."""
+    if bucket_ms == rollups.HOUR_MS:
+        return [("hour", since, until)]
+    day = rollups.DAY_MS
+    first = None if since is None else -(-since // day) * day
+    last = None if until is None else until // day * day
+    if first is not None and last is not None and first >= last:
+        return [("hour", since, until)]
+    pieces: list[tuple[str, int | None, int | None]] = [("day", first, last)]
+    if since is not None and first is not None and since < first:
+        pieces.append(("hour", since, first))
+    if until is not None and last is not None and last < until:
+        pieces.append(("hour", last, until))
+    return pieces
 
 
 def probe_health(store: Store, probe: str | None = None) -> list[dict[str, Any]]:

@@ -294,6 +294,40 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
             "ALTER TABLE probes ADD COLUMN tier TEXT",
         ],
     ),
+    (
+        8,
+        "roll-ups: sketches per hour and day x labels, per probe x local day (collector.rollups)",
+        [
+            # Labels unknown to the registry are '' (a primary key cannot hold NULL).
+            """CREATE TABLE rollup_fleet (
+                grain TEXT NOT NULL,
+                metric TEXT NOT NULL,
+                start_ms {bigint} NOT NULL,
+                operator TEXT NOT NULL,
+                technology TEXT NOT NULL,
+                region TEXT NOT NULL,
+                tier TEXT NOT NULL,
+                validity TEXT NOT NULL,
+                count {bigint} NOT NULL,
+                sketch {blob} NOT NULL,
+                PRIMARY KEY (grain, metric, start_ms, operator, technology, region, tier, validity)
+            )""",
+            """CREATE TABLE rollup_probe_day (
+                metric TEXT NOT NULL,
+                day_ms {bigint} NOT NULL,
+                probe TEXT NOT NULL,
+                peak {bool} NOT NULL,
+                validity TEXT NOT NULL,
+                count {bigint} NOT NULL,
+                sketch {blob} NOT NULL,
+                PRIMARY KEY (metric, day_ms, probe, peak, validity)
+            )""",
+            """CREATE TABLE rollup_state (
+                name TEXT PRIMARY KEY,
+                received_before_ms {bigint} NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 
