@@ -263,44 +263,22 @@ def rollup_aggregate(
     probe or a kind other than the metric's, a period or bucket not made of whole hours, or a job
     that has never run. Records received since the job's last slice are counted from raw rows
     (a few minutes' worth) and merged in, so the answer is as fresh as the raw one."""
-    since, until = filters.since_ms, filters.until_ms
-    if (
-        group_by == "probe"
-        or filters.probe is not None
-        or filters.kind not in (None, metrics.BY_NAME[metric].kind)
-        or bucket_ms not in (None, *rollups.GRAINS.values())
-        or any(t is not None and t % rollups.HOUR_MS for t in (since, until))
-    ):
-        return None
     received_before = rollups.watermark(store)
-    if received_before is None:
+    if received_before is None or not _rollups_can_answer(metric, group_by, filters, bucket_ms):
         return None
-    sketches: dict[tuple[str | None, int | None], Sketch] = {}
 
     def bucket_of(start_ms: int) -> int | None:
         return start_ms - start_ms % bucket_ms if bucket_ms else None
 
-    labels, label_params = [], []
-    for column, value in (
-        ("operator", filters.operator),
-        ("region", filters.region),
-        ("technology", filters.technology),
-    ):
-        if value is not None:
-            labels.append(f"{column} = ?")
-            label_params.append(value)
-    validity = _ROLLUP_VALIDITY[filters.validity or "all"]
-    if validity is not None:
-        labels.append(validity)
-    for grain, low, high in _grain_ranges(since, until, bucket_ms):
+    sketches: dict[tuple[str | None, int | None], Sketch] = {}
+    labels, label_params = _rollup_label_clauses(filters)
+    for grain, low, high in _grain_ranges(filters.since_ms, filters.until_ms, bucket_ms):
         clauses = ["grain = ?", "metric = ?", *labels]
         params: list[Any] = [grain, metric, *label_params]
-        if low is not None:
-            clauses.append("start_ms >= ?")
-            params.append(low)
-        if high is not None:
-            clauses.append("start_ms < ?")
-            params.append(high)
+        for bound, value in ((">=", low), ("<", high)):
+            if value is not None:
+                clauses.append(f"start_ms {bound} ?")
+                params.append(value)
         for group, start_ms, blob in store.query(
             f"SELECT {group_by}, start_ms, sketch FROM rollup_fleet{_where_sql(clauses)}", params
         ):
@@ -310,27 +288,51 @@ def rollup_aggregate(
     clauses, params = filters.where()
     clauses.append("r.received_at_ms >= ?")
     params.append(received_before)
-    group_col = f"p.{group_by}"
     hour_col = f"r.time_ms - (r.time_ms % {rollups.HOUR_MS})"
     for group, hour, k, n in rollups.bucket_counts(
-        store, metric, [group_col, hour_col], " AND ".join(clauses), params
+        store, metric, [f"p.{group_by}", hour_col], " AND ".join(clauses), params
     ):
         sketches.setdefault((group, bucket_of(int(hour))), Sketch()).add(k, n)
-    out = []
-    for (group, bucket), sk in sorted(sketches.items(), key=_bucket_then_group):
-        count = sk.count
-        if count:
-            out.append(
-                Aggregate(
-                    group,
-                    bucket,
-                    count,
-                    sk.quantiles(PERCENTILES),
-                    source="rollup",
-                    relative_error=rollups.RELATIVE_ERROR,
-                )
-            )
-    return out
+    return [
+        Aggregate(
+            group,
+            bucket,
+            sk.count,
+            sk.quantiles(PERCENTILES),
+            source="rollup",
+            relative_error=rollups.RELATIVE_ERROR,
+        )
+        for (group, bucket), sk in sorted(sketches.items(), key=_bucket_then_group)
+        if sk.count
+    ]
+
+
+def _rollups_can_answer(
+    metric: str, group_by: str, filters: Filters, bucket_ms: int | None
+) -> bool:
+    return not (
+        group_by == "probe"
+        or filters.probe is not None
+        or filters.kind not in (None, metrics.BY_NAME[metric].kind)
+        or bucket_ms not in (None, *rollups.GRAINS.values())
+        or any(t is not None and t % rollups.HOUR_MS for t in (filters.since_ms, filters.until_ms))
+    )
+
+
+def _rollup_label_clauses(filters: Filters) -> tuple[list[str], list[Any]]:
+    clauses, params = [], []
+    for column, value in (
+        ("operator", filters.operator),
+        ("region", filters.region),
+        ("technology", filters.technology),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    validity = _ROLLUP_VALIDITY[filters.validity or "all"]
+    if validity is not None:
+        clauses.append(validity)
+    return clauses, params
 
 
 def _bucket_then_group(item: tuple[tuple[str | None, int | None], Sketch]) -> tuple[Any, ...]:
