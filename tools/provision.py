@@ -240,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
             if path is not None and not path.is_file():
                 raise UsageError(f"--{name} {path}: no such file")
         if args.statuspage:
-            from agent.statuspage import parse_listen
+            from agent.statuspage.lan import parse_listen
 
             parse_listen(args.statuspage)
     except (config.ConfigError, ValueError) as exc:
