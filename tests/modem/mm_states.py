@@ -105,4 +105,37 @@ STATES: dict[str, dict[str, Any]] = {
             },
         ],
     },
+    "weak-signal": {
+        "state": {
+            MODEM: {**IDENTITY, "AccessTechnologies": NR},  # as healthy: +C5GREG AcT 11
+            MODEM_3GPP: REGISTERED,
+            SIGNAL: {},
+        },
+        # +QENG NR5G-SA at the cell edge: RSRP -125, RSRQ -17, SINR -4
+        "refresh": {"Nr5g": levels(rsrp=-125.0, rsrq=-17.0, snr=-4.0)},
+        "cells": [
+            {
+                "cell-type": Variant("u", 6),
+                "serving": Variant("b", True),
+                "tac": Variant("s", "2F5E6"),
+                "ci": Variant("s", "A07F03001"),
+                "physical-ci": Variant("s", "42"),
+                "nrarfcn": Variant("u", 627264),
+                "rsrp": Variant("d", -125.0),
+                "rsrq": Variant("d", -17.0),
+                "sinr": Variant("d", -4.0),
+            },
+        ],
+    },
+    "searching": {
+        "state": {
+            # +CREG/+CEREG/+C5GREG: 0,2 (searching); +COPS: 0 (no operator); no technology
+            MODEM: {**IDENTITY, "State": 7, "AccessTechnologies": 0},  # MM_MODEM_STATE_SEARCHING
+            MODEM_3GPP: {"RegistrationState": 2},  # MM_MODEM_3GPP_REGISTRATION_STATE_SEARCHING
+            SIGNAL: {},
+        },
+        # +CESQ all "not known": a refresh finds no level, so nothing changes
+        "refresh": {},
+        "cells": [],
+    },
 }
