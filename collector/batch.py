@@ -104,6 +104,10 @@ def _quarantined(
     return QuarantineRow(topic, probe, reason, now_ms, raw)
 
 
+def _flags(*flags: str | None) -> str | None:
+    return "; ".join(f for f in flags if f is not None) or None
+
+
 def _identity(row: RecordRow) -> tuple[str, int, int]:
     return row.probe, row.epoch, row.seq
 
@@ -149,7 +153,10 @@ def process(
                     record=rec,
                     raw=raw,
                     metrics=metrics.extract(rec["kind"], rec["values"]),
-                    flag=window.flag(rec["probe"], rec["epoch"], rec["seq"]) if window else None,
+                    flag=_flags(
+                        verdict.flag,
+                        window.flag(rec["probe"], rec["epoch"], rec["seq"]) if window else None,
+                    ),
                     validity=verdict_of(rec),
                 )
             )

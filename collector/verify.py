@@ -25,11 +25,24 @@ _INT64_MIN = -(2**63)
 
 KeyLookup = Callable[[bytes], KeyRow | None]
 
+# The window a synchronised clock's measurement time must lie in, around its arrival. The past
+# bound is longer than an outbox holds records (20 000 by default: 69 days of the default
+# schedule), so a probe offline for months still delivers its genuine records; before 2020 no
+# Qiyas agent measured. Ahead: NTP keeps a synchronised clock within seconds, so minutes ahead is
+# flagged and more than a day is no clock at all.
+EARLIEST_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
+MAX_AGE_MS = 400 * 86_400_000
+FLAG_AHEAD_MS = 5 * 60_000
+MAX_AHEAD_MS = 86_400_000
+# An unsynchronised clock counts from 1970 (or its build date) on; past 9999 no calendar holds it.
+_CALENDAR_END_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z
+
 
 @dataclass(frozen=True)
 class Verified:
     kid: bytes
     record: dict[str, Any]  # decoded and checked: agent.core.record.decode's named fields
+    flag: str | None = None  # why this genuine record looks wrong, if it does
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,35 @@ def _peek_identity(payload: bytes) -> tuple[int | None, int | None]:
     if not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in (epoch, seq)):
         return None, None
     return epoch, seq
+
+
+def time_problem(time_ms: int, synced: bool, received_at_ms: int) -> tuple[str | None, str | None]:
+    """(why the record must be refused, why it is flagged), each None if not.
+
+    An unsynchronised clock is judged by arrival time, which is always plausible: its own time
+    is kept as the probe said (marked synced false) unless no calendar holds it.
+    """
+    if not synced:
+        if not 0 <= time_ms < _CALENDAR_END_MS:
+            return (
+                f"time_ms {time_ms} of an unsynchronised clock is no calendar time 1970..9999",
+                None,
+            )
+        return None, None
+    if time_ms < EARLIEST_MS:
+        return f"time_ms {time_ms} is before 2020, when no Qiyas agent measured", None
+    if time_ms < received_at_ms - MAX_AGE_MS:
+        days = MAX_AGE_MS // 86_400_000
+        return f"time_ms {time_ms} is older than {days} days before its arrival", None
+    ahead = time_ms - received_at_ms
+    if ahead > MAX_AHEAD_MS:
+        return (
+            f"time_ms {time_ms} is {ahead} ms ahead of its arrival (at most {MAX_AHEAD_MS})",
+            None,
+        )
+    if ahead > FLAG_AHEAD_MS:
+        return None, f"time {ahead} ms ahead of arrival"
+    return None, None
 
 
 def _key_problem(key: KeyRow, time_ms: int, received_at_ms: int) -> str | None:
@@ -143,7 +185,9 @@ def check_message(
         return reject(f"seq {rec['seq']} exceeds the largest storable {_INT64_MAX}")
     if not _INT64_MIN <= rec["time_ms"] <= _INT64_MAX:
         return reject(f"time_ms {rec['time_ms']} is outside the signed 64-bit range")
-    problem = _key_problem(key, rec["time_ms"], received_at_ms)
+    problem, flag = time_problem(rec["time_ms"], rec["synced"], received_at_ms)
+    if problem is None:
+        problem = _key_problem(key, rec["time_ms"], received_at_ms)
     if problem is not None:
         return reject(problem)
-    return Verified(kid=msg.kid, record=rec)
+    return Verified(kid=msg.kid, record=rec, flag=flag)

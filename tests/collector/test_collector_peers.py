@@ -14,7 +14,7 @@ from pycose.keys.curves import Ed25519
 from pycose.messages import Sign1Message
 
 from agent.core import cbor, cose, record
-from collector.store import KeyRow
+from collector.store import KeyRow, now_ms
 from collector.verify import Rejected, Verified, check_message, open_envelope
 
 VECTOR_FILE = Path(__file__).parents[1] / "core" / "vectors" / "cose-eddsa-sig-01.json"
@@ -57,7 +57,7 @@ def test_we_accept_a_record_pycose_signed() -> None:
     msg.key = private
     key = KeyRow(probe=probe.probe, kid=probe.kid, public_key=probe.public_key)
 
-    verdict = check_message(msg.encode(), lambda kid: key if kid == key.kid else None, 0)
+    verdict = check_message(msg.encode(), lambda kid: key if kid == key.kid else None, now_ms())
 
     assert isinstance(verdict, Verified)
     assert verdict.record["seq"] == 9

@@ -71,9 +71,11 @@ def test_metrics_are_extracted_at_ingest(store: Store) -> None:
     values = {"down_mbps": 180.0, "up_mbps": 31.5, "loaded_rtt_ms_median_down": 66.0}
     ingest(
         store,
-        on_topic(probe, probe.record(1, kind="capacity", values=values)),
-        on_topic(probe, probe.record(2, kind="latency", values={"rtt_ms_median": 14})),
-        on_topic(probe, probe.record(3, kind="capacity", values={"error": "no server"})),
+        on_topic(probe, probe.record(1, kind="capacity", values=values, time_ms=T0)),
+        on_topic(probe, probe.record(2, kind="latency", values={"rtt_ms_median": 14}, time_ms=T0)),
+        on_topic(
+            probe, probe.record(3, kind="capacity", values={"error": "no server"}, time_ms=T0)
+        ),
     )
     rows = {r.seq: r.metrics for r in store.records()}
     assert rows == {
@@ -134,11 +136,21 @@ def test_a_key_is_not_valid_before_its_time(store: Store) -> None:
 def test_a_seq_far_outside_the_replay_window_is_flagged(store: Store) -> None:
     probe = SigningProbe("ma-rpl-0001")
     registry.add_key(store, probe.probe, probe.public_key)
-    ingest(store, on_topic(probe, probe.record(10)), on_topic(probe, probe.record(11)))
+    ingest(
+        store,
+        on_topic(probe, probe.record(10, time_ms=T0)),
+        on_topic(probe, probe.record(11, time_ms=T0)),
+    )
     far = 11 + WINDOW + 1
 
-    ingest(store, on_topic(probe, probe.record(far)), on_topic(probe, probe.record(12)))
-    ingest(store, on_topic(probe, probe.record(13)))  # a new window: read back from the store
+    ingest(
+        store,
+        on_topic(probe, probe.record(far, time_ms=T0)),
+        on_topic(probe, probe.record(12, time_ms=T0)),
+    )
+    ingest(
+        store, on_topic(probe, probe.record(13, time_ms=T0))
+    )  # a new window: read back from the store
 
     rows = {r.seq: r for r in store.records()}
     flags = {seq: r.flag for seq, r in rows.items()}

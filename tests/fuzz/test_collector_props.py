@@ -20,7 +20,8 @@ from collector.store import Store, open_store
 from collector.verify import Rejected, Verified, check_message
 
 PROBE = SigningProbe("ma-fuzz-0001")
-GENUINE = PROBE.record(42, kind="latency", values={"rtt_ms_median": 20.5})
+AT = 1_789_999_200_000  # 2026-09-21T14:00:00Z: when GENUINE was measured and when it arrives
+GENUINE = PROBE.record(42, kind="latency", values={"rtt_ms_median": 20.5}, time_ms=AT)
 KEY = registry.KeyRow(probe=PROBE.probe, kid=PROBE.kid, public_key=PROBE.public_key)
 
 
@@ -48,7 +49,7 @@ cbor_values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(raw=st.binary(max_size=400) | cbor_values.map(cbor.dumps))
 def test_any_bytes_are_refused_with_a_reason(raw: bytes) -> None:
-    verdict = check_message(raw, lookup, 0, topic_probe=PROBE.probe)
+    verdict = check_message(raw, lookup, AT, topic_probe=PROBE.probe)
     assert isinstance(verdict, Rejected)
     assert verdict.reason
 
@@ -59,7 +60,7 @@ def test_no_altered_record_passes_as_genuine(at: int, bits: int) -> None:
     altered = bytearray(GENUINE)
     altered[at] ^= bits
 
-    verdict = check_message(bytes(altered), lookup, 0, topic_probe=PROBE.probe)
+    verdict = check_message(bytes(altered), lookup, AT, topic_probe=PROBE.probe)
 
     # Every byte is either signed (protected header, payload), the signature itself, or the
     # envelope's structure: any change must be refused.
@@ -89,7 +90,7 @@ def test_a_batch_of_anything_is_stored_or_quarantined_never_raises(
 ) -> None:
     before = len(store.quarantine())
 
-    outcome = batch.process(store, lookup, messages, 1)
+    outcome = batch.process(store, lookup, messages, AT)
 
     good = [m for m in messages if m == (topics.records(PROBE.probe), GENUINE)]
     presence = [m for m in messages if m == (topics.status(PROBE.probe), b'{"state": "online"}')]
@@ -103,4 +104,4 @@ def test_a_batch_of_anything_is_stored_or_quarantined_never_raises(
 
 def test_the_genuine_record_itself_is_accepted() -> None:
     # The property above would hold trivially if nothing were ever accepted.
-    assert isinstance(check_message(GENUINE, lookup, 0, topic_probe=PROBE.probe), Verified)
+    assert isinstance(check_message(GENUINE, lookup, AT, topic_probe=PROBE.probe), Verified)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from agent.core import cbor, cose, record
 from agent.core.keyid import kid_for
+from collector import verify
 from collector.store import KeyRow
 from collector.verify import Rejected, Verified, check_message
 
@@ -97,7 +98,8 @@ LEAVES = (
     | st.booleans()
     | st.integers(-(2**63), 2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=40)
+    # Any text but NUL, which no PostgreSQL text holds (issue 19).
+    | st.text(st.characters(exclude_characters="\x00"), max_size=40)
 )
 # values is level 1 of the record's nesting; two more levels stay within record.MAX_NEST.
 VALUES = st.dictionaries(
@@ -109,7 +111,8 @@ RECORDS = st.fixed_dictionaries(
     {
         "epoch": st.integers(0, 2**32 - 1),
         "seq": st.integers(0, 2**63 - 1),
-        "time_ms": st.integers(0, 2**50),
+        # Any time the collector's window around arrival takes (issue 19).
+        "time_ms": st.integers(NOW_MS - verify.MAX_AGE_MS, NOW_MS + verify.MAX_AHEAD_MS),
         "synced": st.booleans(),
         "kind": st.sampled_from(record.KINDS),
         "values": VALUES,
