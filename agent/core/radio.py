@@ -9,7 +9,9 @@ A plan is a sequence of steps `(command, parser, timeout_s[, on_error])`. The Po
 command through an `ATSession` and hands the information lines of an OK to `parser(snapshot,
 lines)`; a command answered with an error calls `on_error(snapshot, response)` if the step has
 one, and is otherwise skipped, so an unsupported vendor command leaves what the generic 27.007
-commands read. A timeout ends the poll: the modem is not answering and the driver must recover.
+commands read. A parser that leaves a field null because the answer cannot be read with certainty
+returns the reasons (a list of short texts); they become the poll's notes. A timeout ends the
+poll: the modem is not answering and the driver must recover.
 """
 
 from agent.core.at import URC, Response, Timeout
@@ -67,6 +69,15 @@ def update(target, values):
     """Copy the known (non-None) values: a later, vendor-specific reading refines, never erases."""
     for key in values:
         if values[key] is not None:
+            target[key] = values[key]
+
+
+def fill(target, values):
+    # type: (dict, dict) -> None
+    """Set only the values the target does not have yet: a coarser reading (a coded level) never
+    replaces a finer one the modem reported directly (a level in dBm)."""
+    for key in values:
+        if values[key] is not None and target.get(key) is None:
             target[key] = values[key]
 
 
@@ -226,6 +237,9 @@ class Poller:
         if parser is None:
             return
         try:
-            parser(self.snapshot, response.lines if response.ok else response)
+            reasons = parser(self.snapshot, response.lines if response.ok else response)
         except Exception as exc:  # a parser bug must not take the poll down
             self._note("%s: unreadable answer (%s)" % (step[0], exc))
+            return
+        for reason in reasons or ():
+            self._note("%s: %s" % (step[0], reason))

@@ -209,14 +209,38 @@ def test_quectel_lte_servingcell():
     assert cell["tech"] == "LTE" and cell["cell_id"] == 0x7676A09 and cell["pci"] == 188
     assert cell["arfcn"] == 6300 and cell["band"] == "B20" and cell["bandwidth_mhz"] == 10
     assert cell["tac"] == 0x603
-    assert (cell["rsrp_dbm"], cell["rsrq_db"], cell["rssi_dbm"], cell["sinr_db"]) == (
-        -104,
-        -9,
-        -78,
-        11,
-    )
+    assert (cell["rsrp_dbm"], cell["rsrq_db"], cell["rssi_dbm"]) == (-104, -9, -78)
+    # no model known, and the EG25's LTE SINR coding is not settled: null, with the reason
+    assert cell["sinr_db"] is None
     assert snapshot["operator"]["mcc"] == "214" and snapshot["operator"]["mnc"] == "01"
     assert snapshot["registration"]["tech"] == "LTE"
+
+
+def test_quectel_lte_sinr_only_where_the_family_coding_is_known():
+    # EC200T (4IceG/luci-app-3ginfo-lite issue 43): the poster's "SINR value requires no conversion"
+    line = (
+        '+QENG: "servingcell","NOCONN","LTE","FDD",123,01,43300C,348,1802,3,5,5,5443,'
+        "-87,-16,-69,5,34"
+    )
+    for model, sinr, noted in (("EC200T", 5, False), ("RM520N-GL", None, True), (None, None, True)):
+        snapshot = _fresh()
+        snapshot["model"] = model
+        reasons = quectel.parse_servingcell(snapshot, [line])
+        assert snapshot["serving_cell"]["sinr_db"] == sinr, model
+        assert any("SINR" in reason for reason in reasons) == noted, model
+
+
+def test_quectel_nr_sinr_outside_its_range_is_not_guessed():
+    # RM500Q on a callbox (freedesktop/libqmi PR 2): 180 where QMI read 18.5 dB
+    lines = [
+        '+QENG: "servingcell","NOCONN"',
+        '+QENG: "LTE","FDD",1,01,1A2D001,1,1575,3,3,3,1,-70,-9,-46,25,-',
+        '+QENG:"NR5G-NSA",1,01,500,-75,180,-11',
+    ]
+    snapshot = _fresh()
+    reasons = quectel.parse_servingcell(snapshot, lines)
+    assert snapshot["nr"]["sinr_db"] is None and snapshot["nr"]["rsrp_dbm"] == -75
+    assert any("NR SINR" in reason for reason in reasons)
 
 
 def test_quectel_nr5g_sa_servingcell():
@@ -412,51 +436,115 @@ def test_huawei_hcsq_lte_coding_and_unknowns():
     assert nothing["serving_cell"]["tech"] is None
 
 
-def test_huawei_monsc_lte_and_nr():
+def test_huawei_monsc_lte_and_nr_print_pci_and_tac_in_hex():
+    # the firmware's format strings print cell id, PCI and TAC with %X (docs/modems.md)
     snapshot = _fresh()
-    huawei.parse_monsc(snapshot, ["^MONSC: LTE,262,01,1300,1A2D003,123,2B5C,-96,-10,-65"])
+    huawei.parse_monsc(snapshot, ["^MONSC: LTE,262,01,1300,1A2D003,7B,2B5C,-96,-10,-65"])
     cell = snapshot["serving_cell"]
     assert cell["cell_id"] == 0x1A2D003 and cell["tac"] == 0x2B5C and cell["pci"] == 123
     nr = _fresh()
-    huawei.parse_monsc(nr, ["^MONSC: NR,262,01,627264,1,A07F03001,66,2F5E6,-87,-8,18"])
-    assert nr["serving_cell"]["tech"] == "NR5G-SA" and nr["serving_cell"]["cell_id"] == 0xA07F03001
-    assert nr["serving_cell"]["sinr_db"] == 18
+    huawei.parse_monsc(nr, ["^MONSC: NR,460,00,636648,0,10321,1FA,2F01,-82,-9,12"])
+    cell = nr["serving_cell"]
+    assert (cell["tech"], cell["cell_id"], cell["pci"], cell["tac"]) == (
+        "NR5G-SA",
+        0x10321,
+        506,
+        0x2F01,
+    )
+    assert (cell["rsrp_dbm"], cell["rsrq_db"], cell["sinr_db"]) == (-82, -9, 12)
+    beyond = _fresh()
+    huawei.parse_monsc(beyond, ["^MONSC: NR,460,00,636648,0,10321,3F0,2F01,-82,-9,12"])
+    assert beyond["serving_cell"]["pci"] is None  # 0x3F0 = 1008: no NR PCI
+
+
+def test_huawei_hcsq_never_overwrites_a_level_monsc_gave_in_dbm():
+    _, snapshot = _poll(
+        huawei.STEPS,
+        {
+            "AT^MONSC": "\r\n^MONSC: LTE,262,01,1300,1A2D003,7B,2B5C,-96,-10,-65\r\n\r\nOK\r\n",
+            "AT^HCSQ?": '\r\n^HCSQ: "LTE",56,40,141,20\r\n\r\nOK\r\n',
+        },
+    )
+    cell = snapshot["serving_cell"]
+    # ^HCSQ's buckets would say -101 dBm / -10 dB / -65 dBm; the dBm readings stand
+    assert (cell["rsrp_dbm"], cell["rsrq_db"], cell["rssi_dbm"]) == (-96, -10, -65)
+    assert cell["sinr_db"] == 8  # only ^HCSQ has a SINR: it fills that one
 
 
 # -- Fibocom --------------------------------------------------------------------------------
 
 
-def test_fibocom_sa_band_code_and_neighbours_skipped():
-    lines = [
-        "+GTCCINFO:",
-        "NR service cell:",
-        "1,9,262,01,2F5E6,A07F03001,627264,66,5078,100,84,70,70,72",
-        "NR neighbor cell:",
-        "2,9,262,01,2F5E6,A07F03002,627264,67,5078,100,60,60,62,60",
-    ]
+# real lines: FM150 from 4IceG/luci-app-3ginfo-lite PR 32, FM350 from PR 70 and issue 122
+FM150_LTE = [
+    "+GTCCINFO:",
+    "LTE service cell:",
+    "1,4,262,02,BFD3,2D4201,189C,30,120,50,16,42,42,26",
+    "LTE neighbor cell:",
+    "2,4,,,,,189C,190,,24,24,2",
+]
+FM350_LTE = ["+GTCCINFO:", "1,4,250,1,1234,000123456,1802,470,103,100,-4,39,39,7"]
+
+
+def test_fibocom_hex_channel_and_pci_told_by_the_service_cell_header():
     snapshot = _fresh()
-    fibocom.parse_ccinfo(snapshot, lines)
+    fibocom.parse_ccinfo(snapshot, FM150_LTE)  # no model: the header alone tells
     cell = snapshot["serving_cell"]
-    assert cell["tech"] == "NR5G-SA" and cell["band"] == "n78" and cell["pci"] == 66
-    assert (cell["rsrp_dbm"], cell["rsrq_db"], cell["sinr_db"]) == (-87, -7.5, 18.5)
-    assert cell["cell_id"] == 0xA07F03001
+    assert (cell["arfcn"], cell["pci"], cell["band"]) == (0x189C, 0x30, "B20")
+    assert (cell["tac"], cell["cell_id"]) == (0xBFD3, 0x2D4201)
+    assert (cell["rsrp_dbm"], cell["rsrq_db"], cell["bandwidth_mhz"]) == (-99, -7, 10)
 
 
-def test_fibocom_endc():
+def test_fibocom_hex_told_by_a_hex_digit_in_the_answer():
+    snapshot = _fresh()
+    fibocom.parse_ccinfo(
+        snapshot, ["+GTCCINFO:", "1,4,262,02,BFD3,2D4201,189C,30,120,50,16,42,42,26"]
+    )
+    assert (snapshot["serving_cell"]["arfcn"], snapshot["serving_cell"]["pci"]) == (6300, 48)
+
+
+def test_fibocom_decimal_by_model_and_unknown_base_left_null():
+    snapshot = _fresh()
+    snapshot["model"] = "FM350-GL"
+    fibocom.parse_ccinfo(snapshot, FM350_LTE)
+    assert (snapshot["serving_cell"]["arfcn"], snapshot["serving_cell"]["pci"]) == (1802, 470)
+    unknown = _fresh()
+    reasons = fibocom.parse_ccinfo(unknown, FM350_LTE)
+    assert unknown["serving_cell"]["arfcn"] is None and unknown["serving_cell"]["pci"] is None
+    assert unknown["serving_cell"]["rsrp_dbm"] == -102  # what does not depend on the base stays
+    assert any("hex or decimal" in reason for reason in reasons)
+
+
+def test_fibocom_sinr_is_never_guessed():
+    for lines in (FM150_LTE, FM350_LTE):
+        snapshot = _fresh()
+        reasons = fibocom.parse_ccinfo(snapshot, lines)
+        assert snapshot["serving_cell"]["sinr_db"] is None
+        assert any("SINR" in reason for reason in reasons)
+
+
+def test_fibocom_band_codes():
+    assert fibocom.band_of_code("103") == "B3" and fibocom.band_of_code("120") == "B20"
+    assert fibocom.band_of_code("5079") == "n79" and fibocom.band_of_code("5005") == "n5"
+    assert fibocom.band_of_code("505") == "n5"  # one FM350 firmware drops the zero
+    assert fibocom.band_of_code("") is None and fibocom.band_of_code("100") is None
+    assert fibocom.band_of_code("50") is None and fibocom.band_of_code("x") is None
+
+
+def test_fibocom_endc_nr_leg_and_all_ones_ids():
     lines = [
         "+GTCCINFO:",
-        "LTE service cell:",
-        "1,4,262,01,2B5C,1A2D003,1300,123,103,100,28,46,46,20",
-        "NR service cell:",
-        "1,9,262,01,2B5C,1A2D003,627264,345,5078,100,80,65,65,68",
+        "1,4,250,1,1234,001234567,1721,223,103,50,6,62,62,18",
+        "1,9,,,FFFFFFF,00FFFFFFF,723322,143,5079,500,13,68,68,80",
+        "2,4,,,FFFF,00FFFFFFF,1721,160,,53,53,0",
     ]
     snapshot = _fresh()
+    snapshot["model"] = "FM350-GL"
     fibocom.parse_ccinfo(snapshot, lines)
-    assert (
-        snapshot["serving_cell"]["band"] == "B3" and snapshot["serving_cell"]["bandwidth_mhz"] == 20
-    )
-    assert snapshot["serving_cell"]["rsrp_dbm"] == -95 and snapshot["serving_cell"]["sinr_db"] == 14
-    assert snapshot["nr"]["band"] == "n78" and snapshot["nr"]["rsrp_dbm"] == -92
+    assert snapshot["serving_cell"]["band"] == "B3" and snapshot["serving_cell"]["pci"] == 223
+    nr = snapshot["nr"]
+    assert (nr["tech"], nr["band"], nr["arfcn"], nr["pci"]) == ("NR5G-NSA", "n79", 723322, 143)
+    assert nr["cell_id"] is None and nr["tac"] is None  # all-ones, zero-padded too
+    assert (nr["rsrp_dbm"], nr["rsrq_db"], nr["bandwidth_mhz"]) == (-89, -3.5, None)
     assert snapshot["registration"]["tech"] == "NR5G-NSA"
 
 

@@ -7,7 +7,7 @@ every helper here returns None for those, so "unknown" never turns into 0.
 from agent.core.at import ascii_digits
 
 MAX_FIELDS = 64
-_PLACEHOLDERS = ("", "-", "--", "NA", "N/A", "UNKNOWN", "FFFFFFFF", "FFFF", "FFFFFFFFF")
+_PLACEHOLDERS = ("", "-", "--", "---", "NA", "N/A", "UNKNOWN", "FFFFFFFF", "FFFF", "FFFFFFFFF")
 _SENTINELS = (-32768, 32767, -2147483648, 2147483647, 65535)
 
 LTE_BANDWIDTH_MHZ = (1.4, 3, 5, 10, 15, 20)  # 3GPP 36.101 index 0..5
@@ -119,9 +119,17 @@ def hexadecimal(text, max_digits=10):
     for ch in text:
         if ch not in "0123456789abcdefABCDEF":
             return None
-    if text.upper() == "F" * len(text):
-        return None  # all-ones: "no cell"
+    ones = text.lstrip("0").upper()
+    if len(ones) >= 4 and ones == "F" * len(ones):
+        return None  # all-ones, also zero-padded ("00FFFFFFF"): "no cell"; "F" alone is 15
     return int(text, 16)
+
+
+def location_area(text):
+    # type: (str | None) -> int | None
+    """A 16-bit LAC as +CREG prints it; 0000 and FFFE are reserved, "no valid LAC" (23.003 4.1)."""
+    value = hexadecimal(text, 4)
+    return None if value in (0, 0xFFFE) else value
 
 
 def scaled(value, factor, offset=0.0):

@@ -5,8 +5,16 @@ coded value maps to the lower edge of its range, and 99/255 ("not known") to Non
 """
 
 from agent.core.at import looks_unsolicited
-from agent.core.dialects.fields import after, at, hexadecimal, integer, lines_after, plmn
-from agent.core.radio import nr_leg, update
+from agent.core.dialects.fields import (
+    after,
+    at,
+    hexadecimal,
+    integer,
+    lines_after,
+    location_area,
+    plmn,
+)
+from agent.core.radio import fill, nr_leg, update
 
 # +CxREG <stat>: 1/6/9 registered home (6, 9: SMS-only / CSFB-not-preferred), 5/7/10 roaming
 _STAT = {
@@ -93,8 +101,13 @@ def parse_cpin(snapshot, lines):
 
 
 def parse_cpin_error(snapshot, response):
-    status = _CPIN_ERRORS.get(response.error_code, response.final[:32])
+    """Only a +CME ERROR that names a SIM state says something about the SIM; a plain ERROR (or
+    another code) says the query failed, and the SIM's state stays unknown."""
+    status = _CPIN_ERRORS.get(response.error_code)
+    if status is None:
+        return ["SIM state unknown (%s)" % response.final[:32]]
     snapshot["sim"] = {"ready": False, "status": status}
+    return None
 
 
 def parse_cops(snapshot, lines):
@@ -111,10 +124,14 @@ def parse_cops(snapshot, lines):
         tech = tech_of_act(integer(at(fields, 3)))
         if tech is not None and snapshot["registration"]["tech"] is None:
             snapshot["registration"]["tech"] = tech
-            _fill(snapshot["serving_cell"], {"tech": "LTE" if tech == "NR5G-NSA" else tech})
+            fill(snapshot["serving_cell"], {"tech": "LTE" if tech == "NR5G-NSA" else tech})
 
 
-def _registration(snapshot, lines, prefix, id_digits):
+def _tracking_area(text):
+    return hexadecimal(text, 6)
+
+
+def _registration(snapshot, lines, prefix, id_digits, area=_tracking_area):
     """+CxREG: <n>,<stat>[,[<lac/tac>],[<ci>],[<AcT>]...]. Keeps the best state across domains;
     at equal rank the later (newer-generation) domain wins, so 5GS beats EPS beats CS."""
     for fields in lines_after(lines, prefix):
@@ -133,13 +150,13 @@ def _registration(snapshot, lines, prefix, id_digits):
         if tech is not None:
             registration["tech"] = tech
             # under EN-DC the serving (anchor) cell is LTE; the NR leg is reported apart
-            _fill(snapshot["serving_cell"], {"tech": "LTE" if tech == "NR5G-NSA" else tech})
+            fill(snapshot["serving_cell"], {"tech": "LTE" if tech == "NR5G-NSA" else tech})
         cell_id = hexadecimal(at(fields, 3), id_digits)
-        update(snapshot["serving_cell"], {"tac": hexadecimal(at(fields, 2), 6), "cell_id": cell_id})
+        update(snapshot["serving_cell"], {"tac": area(at(fields, 2)), "cell_id": cell_id})
 
 
 def parse_creg(snapshot, lines):
-    _registration(snapshot, lines, "+CREG:", 8)
+    _registration(snapshot, lines, "+CREG:", 8, location_area)
 
 
 def parse_cereg(snapshot, lines):
@@ -192,20 +209,13 @@ def parse_cesq(snapshot, lines):
         standalone = snapshot["registration"]["tech"] == "NR5G-SA"
         cell = snapshot["serving_cell"]
         if not standalone:
-            _fill(cell, lte)
+            fill(cell, lte)
         has_nr = nr["rsrp_dbm"] is not None or nr["rsrq_db"] is not None
         if standalone:
-            _fill(cell, nr)
+            fill(cell, nr)
         elif has_nr:
-            _fill(nr_leg(snapshot), nr)
+            fill(nr_leg(snapshot), nr)
         return
-
-
-def _fill(cell, values):
-    """Set values the cell does not have yet (vendor readings that came first are finer)."""
-    for key in values:
-        if values[key] is not None and cell.get(key) is None:
-            cell[key] = values[key]
 
 
 IDENTIFY = (

@@ -5,12 +5,15 @@
        lower edge of the bucket (bucket 0 is "below"); 255 is unknown
 ^HCSQ: "WCDMA",<rssi>,<rscp>,<ecio>   ^HCSQ: "GSM",<rssi>   ^HCSQ: "NOSERVICE"
 ^HCSQ: "NR",<rsrp>,<sinr>,<rsrq>        (5G modules: same coding as LTE)
-^MONSC: LTE,<MCC>,<MNC>,<ARFCN>,<Cell_ID>,<PCI>,<TAC>,<RSRP>,<RSRQ>,<RXLEV>   (hex ids, dBm)
+^MONSC: LTE,<MCC>,<MNC>,<ARFCN>,<Cell_ID>,<PCI>,<TAC>,<RSRP>,<RSRQ>,<RXLEV>
 ^MONSC: NR,<MCC>,<MNC>,<ARFCN>,<SCS>,<Cell_ID>,<PCI>,<TAC>,<SS-RSRP>,<SS-RSRQ>,<SS-SINR>
+Cell id, PCI and TAC are printed in hex (the firmware's format strings are "%u,%X,%X,%X,%d,%d,%d"
+for LTE and "%u,%d,%s,%X,%X,%d,%d,%d" for NR), the levels in dBm / dB. ^MONSC runs first, and
+the coded ^HCSQ levels only fill what it left empty: they never overwrite a level in dBm.
 """
 
 from agent.core.dialects.fields import at, hexadecimal, integer, lines_after, mcc_mnc, number
-from agent.core.radio import hint_tech, nr_leg, set_operator, update
+from agent.core.radio import fill, hint_tech, nr_leg, set_operator, update
 
 
 def _coded(text, top, step, base):
@@ -38,14 +41,14 @@ def parse_hcsq(snapshot, lines):
             values["tech"] = "LTE"
             values["rssi_dbm"] = _coded(at(f, 1), 96, 1, -121)
             if snapshot["serving_cell"]["tech"] in (None, "LTE"):
-                update(snapshot["serving_cell"], values)
+                fill(snapshot["serving_cell"], values)
         elif mode == "NR":
             values = _levels(f[1:])
             standalone = snapshot["registration"]["tech"] == "NR5G-SA"
             values["tech"] = "NR5G-SA" if standalone else "NR5G-NSA"
-            update(snapshot["serving_cell"] if standalone else nr_leg(snapshot), values)
+            fill(snapshot["serving_cell"] if standalone else nr_leg(snapshot), values)
         elif mode in ("WCDMA", "GSM"):
-            update(
+            fill(
                 snapshot["serving_cell"],
                 {
                     "tech": "UMTS" if mode == "WCDMA" else "GSM",
@@ -53,6 +56,11 @@ def parse_hcsq(snapshot, lines):
                 },
             )
     hint_tech(snapshot, snapshot["serving_cell"]["tech"])
+
+
+def _pci(text):
+    value = hexadecimal(text, 3)
+    return value if value is not None and value <= 1007 else None
 
 
 def parse_monsc(snapshot, lines):
@@ -67,7 +75,7 @@ def parse_monsc(snapshot, lines):
                     "tech": "LTE",
                     "arfcn": integer(at(f, 3), 0, 262143),
                     "cell_id": hexadecimal(at(f, 4), 8),
-                    "pci": integer(at(f, 5), 0, 503),
+                    "pci": _pci(at(f, 5)),
                     "tac": hexadecimal(at(f, 6), 6),
                     "rsrp_dbm": integer(at(f, 7), -160, -30),
                     "rsrq_db": number(at(f, 8), -40, 10),
@@ -81,7 +89,7 @@ def parse_monsc(snapshot, lines):
                     "tech": "NR5G-SA",
                     "arfcn": integer(at(f, 3), 0, 3279165),
                     "cell_id": hexadecimal(at(f, 5), 10),
-                    "pci": integer(at(f, 6), 0, 1007),
+                    "pci": _pci(at(f, 6)),
                     "tac": hexadecimal(at(f, 7), 6),
                     "rsrp_dbm": integer(at(f, 8), -160, -30),
                     "rsrq_db": number(at(f, 9), -45, 20),

@@ -1,16 +1,18 @@
-"""Sierra Wireless (MC/EM74xx LTE, EM919x 5G): !GSTATUS?.
+"""Sierra Wireless (MC/EM74xx LTE, EM7565, EM919x 5G): !GSTATUS?.
 
 !GSTATUS? answers a free-text table, two "Key: value" columns per line separated by tabs or
-runs of spaces, e.g.
-  Current Time:  1234            Temperature: 38
+runs of spaces. The labels differ by generation; both are read, by label, never by position:
+  EM7455 (SWI9X30C):            EM7565 (SWI9X50C), EM919x:
+  PCC RxM RSSI:  -74   RSRP (dBm):  -112      PCC RxM RSSI:  -65   PCC RxM RSRP:  -99
+  PCC RxD RSSI:  -74   RSRP (dBm):  -118      PCC RxD RSSI:  -82   PCC RxD RSRP:  -122
+The serving level is the main antenna's (RxM), the first of the rows. Other keys are shared:
   System mode:   LTE             PS state:    Attached
   LTE band:      B3              LTE bw:      20 MHz
   LTE Rx chan:   1300            LTE Tx chan: 19300
-  PCC RxM RSSI:  -65             RSRP (dBm):  -95
   Tx Power:      --              TAC:         2B5C (11100)
   RSRQ (dB):     -10.0           Cell ID:     01A2D003 (27447299)
   SINR (dB):     12.4
-5G modules add the same keys prefixed "NR5G " for the NR carrier (EN-DC or SA).
+5G modules add the same keys prefixed "NR5G " for the NR carrier (EN-DC or SA), "---" when absent.
 """
 
 from agent.core.dialects.fields import band, hexadecimal, integer, number
@@ -55,13 +57,22 @@ def _first_word(text):
     return text.split(" ")[0]
 
 
+def _first(table, keys):
+    """The value of the first of `keys` the table has (label variants of one reading)."""
+    for key in keys:
+        if key in table:
+            return table[key]
+    return None
+
+
 def _cell(table, prefix, tech):
+    rsrp = _first(table, (prefix + "RSRP (dBm)", prefix + "PCC RxM RSRP"))
     return {
         "tech": tech,
         "band": band(tech, table.get(prefix + "band")) if table.get(prefix + "band") else None,
         "bandwidth_mhz": number(_first_word(table.get(prefix + "bw")), 1, 400),
         "arfcn": integer(table.get(prefix + "Rx chan"), 0, 3279165),
-        "rsrp_dbm": integer(_first_word(table.get(prefix + "RSRP (dBm)")), -160, -30),
+        "rsrp_dbm": integer(_first_word(rsrp), -160, -30),
         "rsrq_db": number(_first_word(table.get(prefix + "RSRQ (dB)")), -45, 20),
         "sinr_db": number(_first_word(table.get(prefix + "SINR (dB)")), -30, 60),
         "cell_id": hexadecimal(_first_word(table.get(prefix + "Cell ID")), 10),

@@ -32,6 +32,7 @@ def _tenths(text, lo, hi):
 
 def parse_cpsi(snapshot, lines):
     endc = False
+    reasons = []
     for f in lines_after(lines, "+CPSI:"):
         mode = (at(f, 0) or "").upper()
         if mode == "NR5G_NSA":
@@ -51,7 +52,11 @@ def parse_cpsi(snapshot, lines):
             continue
         tech = _TECH.get(mode)
         if tech is None:
-            continue  # NO SERVICE, CDMA/EVDO: nothing we model
+            if mode != "NO SERVICE":
+                # CDMA/EVDO, and the NB-IoT / CAT-M forms, which print their levels in other
+                # units (SIM7000: "-77" is dBm, not tenths): a layout we cannot read with certainty
+                reasons.append("serving cell of mode %r not read" % mode[:24])
+            continue
         mcc, mnc = plmn(at(f, 2))
         set_operator(snapshot, mcc, mnc)
         cell = {
@@ -86,6 +91,7 @@ def parse_cpsi(snapshot, lines):
             )
         update(snapshot["serving_cell"], cell)
     hint_tech(snapshot, "NR5G-NSA" if endc else snapshot["serving_cell"]["tech"])
+    return reasons
 
 
 def parse_temp(snapshot, lines):
