@@ -117,6 +117,20 @@ def _serving(f, base):
     return nr, cell
 
 
+def _say_what_is_not_read(snapshot, f, is_nr, base, reasons):
+    """The reasons a serving line's field stays null (each said once per answer)."""
+    said = []
+    if base is None:
+        said.append(_BASE_UNKNOWN % (snapshot.get("model") or "")[:24])
+    if at(f, 10) not in (None, "", "255"):
+        said.append(_NO_SINR)
+    if is_nr and at(f, 9):
+        said.append(_NO_NR_WIDTH)
+    for reason in said:
+        if reason not in reasons:
+            reasons.append(reason)
+
+
 def parse_ccinfo(snapshot, lines):
     base = _channel_base(snapshot, lines)
     reasons = []  # type: list
@@ -135,12 +149,7 @@ def parse_ccinfo(snapshot, lines):
             nr = nr or found[1]
         else:
             lte = lte or found[1]
-        if base is None and _BASE_UNKNOWN not in reasons:
-            reasons.append(_BASE_UNKNOWN % (snapshot.get("model") or "")[:24])
-        if at(f, 10) not in (None, "", "255") and _NO_SINR not in reasons:
-            reasons.append(_NO_SINR)
-        if found[0] and at(f, 9) and _NO_NR_WIDTH not in reasons:
-            reasons.append(_NO_NR_WIDTH)
+        _say_what_is_not_read(snapshot, f, found[0], base, reasons)
     if lte is not None:
         update(snapshot["serving_cell"], lte)
     if nr is not None:
