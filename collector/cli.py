@@ -1,5 +1,5 @@
-"""`qiyas collector run | serve | export | quarantine | keys … | probes … | apikey add` (and
-`broker-config`, owned by the transport-security module)."""
+"""`qiyas collector run | serve | export | quarantine | maintain | keys … | probes … | apikey add`
+(and `broker-config`, owned by the transport-security module)."""
 
 from __future__ import annotations
 
@@ -52,9 +52,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--since", help="records measured at or after T (ISO 8601 or ms)")
     export.add_argument("--until", help="records measured before T (ISO 8601 or ms)")
 
-    from collector import broker_config
+    from collector import broker_config, maintain_cli
 
     broker_config.add_parser(sub)
+    maintain_cli.configure(sub)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         return _quarantine(args)
     if args.action == "serve":
         return _serve(args)
+    if args.action == "maintain":
+        from collector import maintain_cli
+
+        return maintain_cli.run(args)
     if args.action == "broker-config":
         from collector import broker_config
 
