@@ -131,7 +131,7 @@ def _show_stick(reading: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"SFP ONT stick ({reading['dialect']} shell)", show_header=False)
-    for key in ("ploam_state", "signal_detect"):
+    for key in ("ploam_state", "signal_detect", "olt_vendor_id"):
         if key in reading:
             table.add_row(key, str(reading[key]))
     for key, value in reading["optical"].items():

@@ -6,13 +6,14 @@ common, and each prints its own way (the captures in tests/ont/stick_captures/ s
 - `lantiq`: Lantiq (now MaxLinear) Falcon, the PEB98035 of the Huawei MA5671A, FS.com
   GPON-ONU-34-20BI, Nokia G-010S-P/A and Zyxel PMG3000-D20B. `otop -b -g s` prints the optic
   driver's status table ("%-50s value" lines, drv_optic's optic_top.c), `onu ploamsg` the PLOAM
-  state (`errorcode=0 curr_state=5`).
+  state (`errorcode=0 curr_state=5`), `omci_pipe.sh meg 131 0` the stick's own OLT-G managed
+  entity (the OLT's vendor), attribute by attribute with its bytes in hex.
 - `realtek`: Realtek RTL960x (ODI DFP-34X-2C2 and its relatives). `omcicli mib get 263` prints
   the stick's own ANI-G managed entity, attribute by attribute (`OpticalSignalLevel: 0xd663`);
   its values are the G.988 encodings, decoded here with the OMCI path's codecs (entities.py).
 
 The Lantiq stack's `omci_pipe.sh meg 263 …` would give the ANI-G too, but no published output
-of it was found to test against, so it is not read (docs/ont.md).
+of it was found to test against, so the levels come from otop (docs/ont.md).
 
 What a dialect cannot say, or what its output does not say with certainty, is null with the
 reason in `unknown`: a wrong level is worse than none.
@@ -36,10 +37,11 @@ MAX_INSTANCES = 16  # ANI-G instances: one per PON port
 OTOP_STATUS = "otop -b -g s"
 PLOAM_STATE = "onu ploamsg"
 OMCICLI_ANI_G = "omcicli mib get 263"
+OMCI_PIPE_OLT_G = "omci_pipe.sh meg 131 0"
 
 # dialect → the commands one reading runs, in order
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "lantiq": (OTOP_STATUS, PLOAM_STATE),
+    "lantiq": (OTOP_STATUS, PLOAM_STATE, OMCI_PIPE_OLT_G),
     "realtek": (OMCICLI_ANI_G,),
 }
 DIALECTS = tuple(COMMANDS)
@@ -203,6 +205,84 @@ def parse_ploam_state(text: str) -> dict[str, Any]:
     return {"ploam_state": f"O{state}", "unknown": {}}
 
 
+# --- omci_pipe.sh meg CLASS INSTANCE ----------------------------------------------------------
+
+_MEG_CLASS = re.compile(r"Class ID\s+=\s+(\d{1,5})\s+\((.{1,80})\)")
+_MEG_INSTANCE = re.compile(r"Instance ID\s+=\s+(\d{1,5})")
+# " 0 OLT vendor id                 4b STR  RW-----P---": number (0-based on Falcon, 1-based on
+# PRX: not used), name, size in bytes, type, flags
+_MEG_ATTRIBUTE = re.compile(r"(\d{1,2}) (\S.{0,60}?)\s+(\d{1,4})b ([A-Z]{2,6})\s+([A-Z-]{6,16})")
+_MEG_BYTES = re.compile(r"(?:0x[0-9a-f]{2,16}(?: \(-?\d{1,20}\))?\s*)+")
+_MEG_ERRORCODE = re.compile(r"errorcode=(-?\d{1,6})")
+
+
+def _meg_attribute_bytes(lines: list[str], size: int) -> bytes | None:
+    """An attribute's value from the hex lines under its header ("0x48 0x57 …", or "0x10 (16)"
+    for a number), or None when they do not add up to its size."""
+    raw = bytearray()
+    for line in lines:
+        if not _MEG_BYTES.fullmatch(line):
+            continue  # the printable rendering under the hex ("HWTC", "\\x00…")
+        for token in line.split():
+            if token.startswith("0x"):
+                width = len(token) - 2
+                if width % 2:
+                    return None
+                raw += int(token, 16).to_bytes(width // 2, "big")
+    return bytes(raw) if len(raw) == size else None
+
+
+def parse_omci_pipe_meg(text: str) -> dict[str, Any]:
+    """`omci_pipe.sh meg CLASS INSTANCE`: {"class_id", "class_name", "instance", "attributes":
+    name → bytes (None when its hex does not match its size)}. The attributes are keyed by name:
+    Falcon numbers them from 0, PRX from 1."""
+    what = "omci_pipe.sh meg"
+    lines = [line.strip() for line in _lines(text, what)]
+    errors = [m[1] for line in lines if (m := _MEG_ERRORCODE.fullmatch(line))]
+    if errors != ["0"]:
+        raise ShellOutputError(f"{what}: errorcode={errors[0] if errors else 'missing'}")
+    heads = [m for line in lines if (m := _MEG_CLASS.fullmatch(line))]
+    instances = [m for line in lines if (m := _MEG_INSTANCE.fullmatch(line))]
+    if len(heads) != 1 or len(instances) != 1:
+        raise ShellOutputError(f"{what}: expected one managed entity, found {len(heads)}")
+    attributes: dict[str, bytes | None] = {}
+    header: re.Match[str] | None = None
+    body: list[str] = []
+    for line in [*lines, "-"]:  # a last separator closes the last attribute
+        if line and set(line) == {"-"}:
+            if header is not None:
+                name = header[2]
+                if name in attributes:
+                    raise ShellOutputError(f"{what}: attribute {name!r} twice")
+                attributes[name] = _meg_attribute_bytes(body, int(header[3]))
+            header, body = None, []
+        elif header is None and (match := _MEG_ATTRIBUTE.fullmatch(line)):
+            header = match
+        elif header is not None:
+            body.append(line)
+    return {
+        "class_id": int(heads[0][1]),
+        "class_name": heads[0][2],
+        "instance": int(instances[0][1]),
+        "attributes": attributes,
+    }
+
+
+def parse_olt_vendor(text: str) -> tuple[str | None, str | None]:
+    """The OLT's vendor id from `omci_pipe.sh meg 131 0` (OLT-G, G.988 9.12.2: 4 ASCII bytes the
+    OLT sets), or None and why."""
+    me = parse_omci_pipe_meg(text)
+    if (me["class_id"], me["instance"]) != (131, 0):
+        raise ShellOutputError(f"{OMCI_PIPE_OLT_G}: got class {me['class_id']}/{me['instance']}")
+    raw = me["attributes"].get("OLT vendor id")
+    if raw is None:
+        return None, "no readable 'OLT vendor id' (4 bytes) in OLT-G"
+    vendor = DECODERS["text"](raw)
+    if vendor is None:
+        return None, "OLT-G not set: the OLT has not provisioned the stick"
+    return vendor, None
+
+
 # --- omcicli mib get CLASS ---------------------------------------------------------------------
 
 # class → (our entity, Realtek's table name, Realtek's attribute names → G.988 attribute names
@@ -333,6 +413,9 @@ def reading(dialect: str, outputs: dict[str, str]) -> dict[str, Any]:
         ploam = parse_ploam_state(outputs[PLOAM_STATE])
         result["ploam_state"] = ploam["ploam_state"]
         unknown.update(ploam["unknown"])
+        result["olt_vendor_id"], why = parse_olt_vendor(outputs[OMCI_PIPE_OLT_G])
+        if why:
+            unknown["olt_vendor_id"] = why
     else:
         ani_g = parse_omcicli(outputs[OMCICLI_ANI_G], ANI_G.class_id)
         result["ani_g"] = ani_g
@@ -354,5 +437,7 @@ def reading(dialect: str, outputs: dict[str, str]) -> dict[str, Any]:
                 elif first[name] is None:  # the G.988 "ONT policy" value
                     unknown[key] = "the stick's own policy (G.988 9.2.1)"
     result["optical"] = optical
-    result["unknown"] = {k: v for k, v in unknown.items() if optical.get(k) is None}
+    result["unknown"] = {
+        k: v for k, v in unknown.items() if optical.get(k) is None and result.get(k) is None
+    }
     return result

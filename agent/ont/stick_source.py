@@ -20,13 +20,15 @@ LEVEL_KEYS = ("rx_dbm", "tx_dbm", "temperature_c", "bias_ma", "voltage_v")
 
 def record_values(reading: dict[str, Any]) -> dict[str, Any]:
     """What of a stick's reading goes into the `optical` record: the known levels, the
-    thresholds crossed, the source, and the PLOAM state where the dialect gives it."""
+    thresholds crossed, the source, and the PLOAM state and OLT vendor where the dialect gives
+    them."""
     optical = reading["optical"]
     values: dict[str, Any] = {k: v for k, v in optical.items() if v is not None}
     values["thresholds_crossed"] = procedures.thresholds_crossed(optical)
     values["optical_source"] = "stick-shell"
-    if reading.get("ploam_state"):
-        values["ploam_state"] = reading["ploam_state"]
+    for key in ("ploam_state", "olt_vendor_id"):
+        if reading.get(key):
+            values[key] = reading[key]
     return values
 
 

@@ -17,7 +17,7 @@ import select
 import sys
 from pathlib import Path
 
-from agent.ont.stick_shell import OMCICLI_ANI_G, OTOP_STATUS, PLOAM_STATE
+from agent.ont.stick_shell import OMCI_PIPE_OLT_G, OMCICLI_ANI_G, OTOP_STATUS, PLOAM_STATE
 
 HANG = ""  # a command that never answers (a wedged stick), for the runner's time bound
 HANG_LIMIT_S = 120  # even if nobody hangs up, an emulated wedge does not outlive a test run
@@ -27,13 +27,15 @@ SCENARIOS: dict[str, dict[str, str]] = {
     "lantiq": {  # an FS.com GPON-ONU-34-20BI / MA5671A-class stick in O5
         OTOP_STATUS: "lantiq-fs-gpon-onu-34-20bi.otop-status.txt",
         PLOAM_STATE: "lantiq-pmg3000-d20b.ploamsg-o5.txt",
+        OMCI_PIPE_OLT_G: "lantiq-fs-gpon-onu-34-20bi.omci_pipe-meg-131-0.txt",
     },
     "lantiq-o1": {  # the same stick after the OLT let it go: back in O1
         OTOP_STATUS: "lantiq-fs-gpon-onu-34-20bi.otop-status.txt",
         PLOAM_STATE: "lantiq-pmg3000-d20b.ploamsg-o1.txt",
+        OMCI_PIPE_OLT_G: "lantiq-fs-gpon-onu-34-20bi.omci_pipe-meg-131-0.txt",
     },
     "realtek": {OMCICLI_ANI_G: "realtek-dfp-34x-2c2.omcicli-263.txt"},  # an ODI DFP-34X-2C2
-    "hang": {OTOP_STATUS: HANG, PLOAM_STATE: HANG, OMCICLI_ANI_G: HANG},
+    "hang": {OTOP_STATUS: HANG, PLOAM_STATE: HANG, OMCI_PIPE_OLT_G: HANG, OMCICLI_ANI_G: HANG},
 }
 
 

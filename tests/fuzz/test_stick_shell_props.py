@@ -11,12 +11,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.ont import stick_shell
-from agent.ont.stick_shell import OMCICLI_ANI_G, OTOP_STATUS, PLOAM_STATE, ShellOutputError
+from agent.ont.stick_shell import (
+    OMCI_PIPE_OLT_G,
+    OMCICLI_ANI_G,
+    OTOP_STATUS,
+    PLOAM_STATE,
+    ShellOutputError,
+)
 
 CAPTURES = Path(__file__).resolve().parents[1] / "ont" / "stick_captures"
 OTOP = (CAPTURES / "lantiq-fs-gpon-onu-34-20bi.otop-status.txt").read_text()
 PLOAM = (CAPTURES / "lantiq-pmg3000-d20b.ploamsg-o5.txt").read_text()
 ANIG = (CAPTURES / "realtek-dfp-34x-2c2.omcicli-263.txt").read_text()
+OLT_G = (CAPTURES / "lantiq-fs-gpon-onu-34-20bi.omci_pipe-meg-131-0.txt").read_text()
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -56,16 +63,33 @@ def check_levels(optical: dict[str, object]) -> None:
 
 
 @FAST
-@given(st.text(max_size=3000) | mutated(OTOP), st.text(max_size=200) | mutated(PLOAM))
-def test_lantiq_outputs_read_or_fail_cleanly(otop: str, ploam: str) -> None:
+@given(
+    st.text(max_size=3000) | mutated(OTOP),
+    st.text(max_size=200) | mutated(PLOAM),
+    st.text(max_size=3000) | mutated(OLT_G),
+)
+def test_lantiq_outputs_read_or_fail_cleanly(otop: str, ploam: str, olt_g: str) -> None:
+    outputs = {OTOP_STATUS: otop, PLOAM_STATE: ploam, OMCI_PIPE_OLT_G: olt_g}
     try:
-        reading = stick_shell.reading("lantiq", {OTOP_STATUS: otop, PLOAM_STATE: ploam})
+        reading = stick_shell.reading("lantiq", outputs)
     except ShellOutputError as exc:
         assert str(exc)
         return
     check_levels(reading["optical"])
     for key, value in reading["optical"].items():
         assert value is not None or key in reading["unknown"]  # every null says why
+    assert reading["olt_vendor_id"] is not None or "olt_vendor_id" in reading["unknown"]
+
+
+@FAST
+@given(st.text(max_size=3000) | mutated(OLT_G))
+def test_omci_pipe_meg_reads_or_fails_cleanly(text: str) -> None:
+    try:
+        me = stick_shell.parse_omci_pipe_meg(text)
+    except ShellOutputError as exc:
+        assert str(exc)
+        return
+    assert all(v is None or isinstance(v, bytes) for v in me["attributes"].values())
 
 
 @FAST

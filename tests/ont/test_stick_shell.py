@@ -13,7 +13,13 @@ from agent.config import ConfigError, parse
 from agent.core import record
 from agent.ont import procedures, stick_shell
 from agent.ont.source import make
-from agent.ont.stick_shell import OMCICLI_ANI_G, OTOP_STATUS, PLOAM_STATE, ShellOutputError
+from agent.ont.stick_shell import (
+    OMCI_PIPE_OLT_G,
+    OMCICLI_ANI_G,
+    OTOP_STATUS,
+    PLOAM_STATE,
+    ShellOutputError,
+)
 from agent.ont.stick_source import StickShellSource, record_values
 
 CAPTURES = Path(__file__).resolve().parent / "stick_captures"
@@ -22,6 +28,9 @@ OTOP = (CAPTURES / "lantiq-fs-gpon-onu-34-20bi.otop-status.txt").read_text()
 PLOAM_O5 = (CAPTURES / "lantiq-pmg3000-d20b.ploamsg-o5.txt").read_text()
 PLOAM_O1 = (CAPTURES / "lantiq-pmg3000-d20b.ploamsg-o1.txt").read_text()
 ANIG = (CAPTURES / "realtek-dfp-34x-2c2.omcicli-263.txt").read_text()
+OLT_G = (CAPTURES / "lantiq-fs-gpon-onu-34-20bi.omci_pipe-meg-131-0.txt").read_text()
+PRX_84 = (CAPTURES / "maxlinear-prx321.omci_pipe-meg-84-4354.txt").read_text()
+LANTIQ = {OTOP_STATUS: OTOP, PLOAM_STATE: PLOAM_O5, OMCI_PIPE_OLT_G: OLT_G}
 
 
 def otop_with(label: str, value: str) -> str:
@@ -103,6 +112,45 @@ def test_ploam_state_connected_and_disconnected() -> None:
         stick_shell.parse_ploam_state("-ash: onu: not found\n")
 
 
+def test_omci_pipe_meg_of_a_falcon_stick_and_a_prx_ont() -> None:
+    # Falcon numbers attributes from 0, PRX from 1: both are read by name
+    olt_g = stick_shell.parse_omci_pipe_meg(OLT_G)
+    assert (olt_g["class_id"], olt_g["class_name"], olt_g["instance"]) == (131, "OLT-G", 0)
+    assert olt_g["attributes"] == {
+        "OLT vendor id": b"HWTC",
+        "Equipment id": b" " * 20,
+        "Version": b"10" + b"\x00" * 12,
+        "Time of day information": b"\x00" * 14,
+    }
+    vlan = stick_shell.parse_omci_pipe_meg(PRX_84)
+    assert (vlan["class_id"], vlan["instance"]) == (84, 4354)
+    assert vlan["attributes"] == {
+        "VLAN filter list": bytes.fromhex("09da") + bytes(22),  # VID 2522, as the post says
+        "Forward operation": b"\x10",
+        "Number of entries": b"\x01",
+    }
+    assert stick_shell.parse_olt_vendor(OLT_G) == ("HWTC", None)
+
+
+def test_omci_pipe_meg_that_is_not_certain() -> None:
+    short = OLT_G.replace("0x48 0x57 0x54 0x43", "0x48 0x57 0x54")
+    assert stick_shell.parse_omci_pipe_meg(short)["attributes"]["OLT vendor id"] is None
+    assert stick_shell.parse_olt_vendor(short) == (
+        None,
+        "no readable 'OLT vendor id' (4 bytes) in OLT-G",
+    )
+    unset = OLT_G.replace("0x48 0x57 0x54 0x43", "0x20 0x20 0x20 0x20")  # before provisioning
+    assert stick_shell.parse_olt_vendor(unset)[1] == (
+        "OLT-G not set: the OLT has not provisioned the stick"
+    )
+    with pytest.raises(ShellOutputError, match="errorcode=-1"):
+        stick_shell.parse_omci_pipe_meg(OLT_G.replace("errorcode=0", "errorcode=-1"))
+    with pytest.raises(ShellOutputError, match="got class 84/4354"):
+        stick_shell.parse_olt_vendor(PRX_84)
+    with pytest.raises(ShellOutputError, match="expected one managed entity, found 2"):
+        stick_shell.parse_omci_pipe_meg(OLT_G.replace("errorcode=0\n", "") + OLT_G)
+
+
 def test_omcicli_ani_g_decodes_with_the_omci_codecs() -> None:
     (ani,) = stick_shell.parse_omcicli(ANIG, 263)
     assert ani["instance"] == 0x8001
@@ -132,9 +180,10 @@ def test_omcicli_values_that_do_not_fit_are_null_and_bad_tables_refused() -> Non
 
 
 def test_lantiq_reading_has_the_omci_paths_keys_and_says_why_thresholds_are_missing() -> None:
-    reading = stick_shell.reading("lantiq", {OTOP_STATUS: OTOP, PLOAM_STATE: PLOAM_O5})
+    reading = stick_shell.reading("lantiq", LANTIQ)
     assert tuple(reading["optical"]) == procedures.OPTICAL_KEYS
     assert reading["ploam_state"] == "O5" and reading["signal_detect"] is True
+    assert reading["olt_vendor_id"] == "HWTC"
     assert set(reading["unknown"]) == set(stick_shell.THRESHOLD_KEYS)
 
 
@@ -148,7 +197,7 @@ def test_realtek_reading_takes_the_first_ani_g() -> None:
 
 
 @pytest.mark.parametrize("dialect,outputs", [
-    ("lantiq", {OTOP_STATUS: OTOP, PLOAM_STATE: PLOAM_O5}),
+    ("lantiq", LANTIQ),
     ("realtek", {OMCICLI_ANI_G: ANIG}),
 ])  # fmt: skip
 def test_the_record_validates_against_the_schema(dialect: str, outputs: dict[str, str]) -> None:

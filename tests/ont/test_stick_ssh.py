@@ -18,7 +18,7 @@ import pytest
 
 from agent.core import record
 from agent.ont import stick_shell, stick_ssh
-from agent.ont.stick_shell import OMCICLI_ANI_G, OTOP_STATUS, PLOAM_STATE
+from agent.ont.stick_shell import OMCI_PIPE_OLT_G, OMCICLI_ANI_G, OTOP_STATUS, PLOAM_STATE
 from agent.ont.stick_source import StickShellSource
 from agent.ont.stick_ssh import SshTarget, StickShellError
 from agent.sources import LinkState
@@ -61,6 +61,7 @@ async def test_the_outputs_arrive_byte_for_byte(lantiq: SshTarget) -> None:
     assert outputs == {
         OTOP_STATUS: capture("lantiq-fs-gpon-onu-34-20bi.otop-status.txt"),
         PLOAM_STATE: capture("lantiq-pmg3000-d20b.ploamsg-o5.txt"),
+        OMCI_PIPE_OLT_G: capture("lantiq-fs-gpon-onu-34-20bi.omci_pipe-meg-131-0.txt"),
     }
 
 
@@ -142,7 +143,7 @@ def test_qiyas_ont_info_reads_a_lantiq_stick(lantiq: SshTarget) -> None:
     done = qiyas_info(lantiq, "lantiq")
     assert done.returncode == 0, done.stderr
     reading = json.loads(done.stdout)
-    assert reading["ploam_state"] == "O5"
+    assert (reading["ploam_state"], reading["olt_vendor_id"]) == ("O5", "HWTC")
     assert reading["optical"] == {
         "rx_dbm": -17.57, "tx_dbm": 2.55, "temperature_c": 45.85, "bias_ma": 8.72,
         "voltage_v": 3.2068, "rx_low_threshold_dbm": None, "rx_high_threshold_dbm": None,

@@ -253,7 +253,7 @@ def test_a_stick_shell_source_is_read_over_ssh(
         server.close()
     if scenario == "lantiq":
         assert checks["ONT"]["status"] == "pass", checks["ONT"]
-        assert checks["ONT"]["reason"].endswith(f":{target.port}, PLOAM O5")
+        assert checks["ONT"]["reason"].endswith(f":{target.port}, PLOAM O5, OLT HWTC")
     else:
         assert checks["ONT"]["status"] == "warn"
         assert "PLOAM state O1, not O5" in checks["ONT"]["reason"]

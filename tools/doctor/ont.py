@@ -85,7 +85,9 @@ async def _check_stick(ctx: Context, source: Any) -> Result:
             "password with the operator, and the fibre",
             learned,
         )  # fmt: skip
-    return passed("ONT", where + (f", PLOAM {state}" if state else ""))._replace(learned=learned)
+    olt = reading.get("olt_vendor_id")
+    reason = where + (f", PLOAM {state}" if state else "") + (f", OLT {olt}" if olt else "")
+    return passed("ONT", reason)._replace(learned=learned)
 
 
 async def check_optical(ctx: Context) -> Result:
