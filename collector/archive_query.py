@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.core.errors import QiyasError
 from collector import archive
 
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
-class QueryError(Exception):
+class QueryError(QiyasError):
     """The SQL failed; the text is DuckDB's message."""
 
 

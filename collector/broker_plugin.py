@@ -12,11 +12,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from agent.core.errors import QiyasError
+
 SOURCE = Path(__file__).with_name("subscribe_acl.c")
 LIBRARY_NAME = "qiyas_subscribe_acl.so"
 
 
-class PluginBuildError(RuntimeError):
+class PluginBuildError(QiyasError, RuntimeError):
     """The plugin could not be compiled here; the text says what to install."""
 
 

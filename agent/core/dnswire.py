@@ -6,6 +6,8 @@ answer is ours only if it carries our id and our question (RFC 5452 §9.1); anyt
 ignored by the caller, so a stray or spoofed packet cannot end a measurement early.
 """
 
+from agent.core.errors import InvalidInput
+
 QTYPES = {"A": 1, "AAAA": 28, "TXT": 16, "NS": 2}
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 MAX_NAME = 253
@@ -17,7 +19,7 @@ _TC = 0x0200
 _CLASS_IN = 1
 
 
-class DnsError(ValueError):
+class DnsError(InvalidInput):
     """Not a DNS answer to our query; the text says what is wrong."""
 
 

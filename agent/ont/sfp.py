@@ -24,6 +24,8 @@ import re
 import struct
 from typing import Any
 
+from agent.core.errors import InvalidInput
+
 A0_SIZE = 256
 EEPROM_SIZE = 512
 DIAG_TYPE = 92
@@ -40,7 +42,7 @@ _THRESHOLDS = (("temperature_c", 0), ("voltage_v", 8), ("bias_ma", 16), ("tx", 2
 _THRESHOLD_KINDS = ("high_alarm", "low_alarm", "high_warning", "low_warning")
 
 
-class EepromError(ValueError):
+class EepromError(InvalidInput):
     """Bytes that are not an SFF-8472 EEPROM dump we can read; the text says what is wrong."""
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import h11
 
 from agent import __version__
+from agent.core.errors import QiyasError
 from agent.probe.endpoint import reason
 
 PER_HOST = 6  # what every major browser opens per host name over HTTP/1.1
@@ -32,7 +33,7 @@ OBJECT_TIMEOUT_S = 5.0  # no byte for this long: the object stalled
 PAGE_TIMEOUT_S = 60.0
 
 
-class WebError(Exception):
+class WebError(QiyasError):
     """The page could not be fetched at all; the text says why."""
 
 
