@@ -74,13 +74,14 @@ def test_the_rule_is_written_as_modemmanagers_own_rules_are() -> None:
     # ATTRS{idVendor}=="2c7c", ATTRS{idProduct}=="0801", ENV{.MM_USBIFNUM}=="02",
     # SUBSYSTEM=="tty", ENV{ID_MM_PORT_TYPE_AT_PRIMARY}="1"   (77-mm-quectel-port-types.rules)
     match = 'ATTRS{idVendor}=="2c7c", ATTRS{idProduct}=="0801", ENV{.QIYAS_USBIFNUM}=="02"'
-    assert lines[3] == f'SUBSYSTEM=="tty", {match}, ENV{{ID_MM_PORT_IGNORE}}="1"'
+    assert lines[4] == f'SUBSYSTEM=="tty", {match}, ENV{{ID_MM_PORT_IGNORE}}="1"'
     # and the interface number is set the way those files set .MM_USBIFNUM
-    assert lines[2] == (
+    assert lines[3] == (
         'SUBSYSTEMS=="usb", ATTRS{bInterfaceNumber}=="?*", '
         'ENV{.QIYAS_USBIFNUM}="$attr{bInterfaceNumber}"'
     )
-    assert lines[1].endswith('GOTO="qiyas_modem_end"') and lines[4] == 'LABEL="qiyas_modem_end"'
+    assert lines[1].endswith('GOTO="qiyas_modem_end"') and lines[2].endswith(lines[1][-22:])
+    assert lines[5] == 'LABEL="qiyas_modem_end"'
     uart = ignore_rule("ttyAMA0", None).splitlines()
     assert uart[1] == 'SUBSYSTEM=="tty", KERNEL=="ttyAMA0", ENV{ID_MM_PORT_IGNORE}="1"'
 

@@ -69,6 +69,7 @@ def ignore_rule(tty: str, ids: tuple[str, str, str] | None) -> str:
         f"# {RULE_FILE}: ModemManager leaves {tty} (USB {vendor}:{product}, interface "
         f"{interface}) to the Qiyas agent\n"
         'ACTION!="add|change|move|bind", GOTO="qiyas_modem_end"\n'
+        'SUBSYSTEM!="tty", GOTO="qiyas_modem_end"\n'
         'SUBSYSTEMS=="usb", ATTRS{bInterfaceNumber}=="?*", '
         'ENV{.QIYAS_USBIFNUM}="$attr{bInterfaceNumber}"\n'
         f'SUBSYSTEM=="tty", ATTRS{{idVendor}}=="{vendor}", ATTRS{{idProduct}}=="{product}", '
