@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from agent import __version__, boards, clock, commands, keys
+from agent import __version__, boards, clock, keys
 from agent.config import AgentConfig, ConfigError
 from agent.control import AgentStatus, ControlError
 from agent.core.recorder import Recorder
@@ -47,7 +47,11 @@ class Agent:
             "firmware": config.firmware,
         }
         status = {"probe": config.probe_id, "epoch": self.outbox.epoch, **self.versions}
-        on_command = commands.handler(config, self, self.outbox)
+        on_command = None
+        if config.section("commands"):  # imported only where commands are taken
+            from agent import commands
+
+            on_command = commands.handler(config, self, self.outbox)
         self.uplink = Uplink(config, self.outbox, status, on_command=on_command)
         names = sorted(config.schedule, key=lambda n: (n not in LINK_SOURCES, n))
         self.sources: dict[str, Source] = {
@@ -69,7 +73,7 @@ class Agent:
         # Called with (kind, values, time_ms) for each committed record: the status page's history.
         self.observers: list[Callable[[str, dict[str, Any], int], None]] = []
         self.statuspage: StatusPage | None = None
-        if "statuspage" in config.data:
+        if "statuspage" in config.data:  # imported only where the page is served
             from agent.statuspage import StatusPage
 
             self.statuspage = StatusPage(self, config)

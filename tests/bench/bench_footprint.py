@@ -11,6 +11,11 @@ idle figure is the CPU used after that, per 30 s window (the kernel counts CPU i
 The reference is `python3 -c pass` on the same interpreter, measured in the same run. The aim
 (DESIGN principle 7): RSS ≤ 40 MB, idle CPU ≤ 0.5 % of a core. The last table says where the
 memory goes, by import. `--off NAME` turns a source off, to see what it costs.
+
+`--only NAME` (repeatable, e.g. `--only radio`) then runs the same agent again, in the same run,
+with only those sources scheduled and no status page, and prints its memory beside the full
+agent's: the agent imports what its configuration uses (docs/development.md), so a probe that
+only polls its modem does not carry the ONT, the probe's tests or the page.
 """
 
 from __future__ import annotations
@@ -127,6 +132,22 @@ def provision(workdir: Path, stack: ExitStack, off: list[str]) -> Path:
     return config
 
 
+def only(config: Path, names: list[str]) -> Path:
+    """A copy of the agent config with only these sources scheduled and no status page."""
+    text = re.sub(r"\n\[statuspage\]\nlisten = [^\n]*\n", "\n", config.read_text())
+    head, _, rest = text.partition("[schedule]")
+    schedule, sep, tail = rest.partition("\n[")
+    schedule = re.sub(
+        r"^(\w+) = \d+$",
+        lambda m: m[0] if m[1] in names else f"{m[1]} = 0",
+        schedule,
+        flags=re.M,
+    )
+    path = config.with_name("agent-only.toml")
+    path.write_text(head + "[schedule]" + schedule + sep + tail)
+    return path
+
+
 def wait_ready(sock: socket.socket) -> None:
     while sock.recv(64) != b"READY=1":
         pass
@@ -193,6 +214,12 @@ def main() -> None:
     parser.add_argument(
         "--off", action="append", default=[], help="turn a source off (repeat), to compare"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="then run again with only this source (repeat) and no status page, to compare",
+    )
     args = parser.parse_args()
     if not args.settle + 2 * WINDOW_S <= args.duration:
         parser.error(f"--duration must leave two {WINDOW_S:g} s windows after --settle")
@@ -201,6 +228,9 @@ def main() -> None:
         workdir = Path(tmp)
         config = provision(workdir, stack, args.off)
         agent = measure_agent(config, workdir, args.duration, args.settle)
+        lean = None
+        if args.only:
+            lean = measure_agent(only(config, args.only), workdir, args.duration, args.settle)
     print(f"reference: python -c pass          peak RSS {base:6.1f} MB (VmHWM, median of 5)")
     print(
         f"agent run, {'all pollers' if not args.off else 'off: ' + ','.join(args.off)}, "
@@ -214,6 +244,13 @@ def main() -> None:
         f"{agent['cpu_idle_pct']:.3f} % overall; "
         f"whole run incl. first cycle {agent['cpu_whole_pct']:.3f} %"
     )
+    if lean is not None:
+        print(
+            f"agent run, only {','.join(args.only)} (no status page), {args.duration:g} s: "
+            f"RSS median {lean['rss_median_mb']:6.1f} MB (max {lean['rss_max_mb']:.1f}), "
+            f"PSS median {lean['pss_median_mb']:.1f} MB; "
+            f"RSS ratio to the full agent {lean['rss_median_mb'] / agent['rss_median_mb']:.3f}"
+        )
     rss_ok = agent["rss_median_mb"] <= AIM_RSS_MB
     cpu_ok = agent["cpu_idle_window_median_pct"] <= AIM_CPU_PCT
     print(
