@@ -154,7 +154,7 @@ def wait_ready(sock: socket.socket) -> None:
 
 
 def measure_agent(config: Path, workdir: Path, duration: float, settle: float) -> dict[str, float]:
-    notify = workdir / "notify"
+    notify = workdir / f"notify-{config.stem}"  # one socket per agent run
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(str(notify))
         sock.settimeout(60)
