@@ -125,7 +125,8 @@ class Probe:
 
     def outbox(self) -> tuple[int, set[int]]:
         """(seqs issued, seqs waiting to be acknowledged), read on a connection of our own."""
-        return peek(self.state / "outbox.db")
+        seen = peek(self.state / "outbox.db")
+        return seen.issued, seen.waiting
 
     def refusals(self) -> int:
         """Records the disk refused, as the agent's log tells."""
