@@ -107,8 +107,7 @@ def _otop_table(text: str) -> dict[str, str]:
 
 
 def _power_dbm(value: str | None) -> tuple[float | None, str | None]:
-    """A power as otop prints it, "17.01uW -17.57dBm" (7.5) or "17.01uW" (older): dBm or why
-    not."""
+    """otop's power ("17.01uW -17.57dBm" in 7.5, "17.01uW" before) in dBm, or why not."""
     if value is None:
         return None, "not in the otop status table"
     match = _POWER.fullmatch(value)
