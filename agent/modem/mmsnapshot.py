@@ -80,6 +80,7 @@ NR_BIT = 1 << 15
 CELL_GSM, CELL_UMTS, CELL_LTE, CELL_NR = 2, 3, 5, 6
 # MMServingCellType (since 1.22): the primary cell, and the NR primary of EN-DC's second group
 PCELL, PSCELL = 1, 3
+UNMARKED = (0, 0xFFFFFFFF)  # MM_SERVING_CELL_TYPE_UNKNOWN, _INVALID (src/mm-modem-helpers-mbim.c)
 
 # Plausible level ranges (the AT dialects' bounds, 36.133 / 38.133 reporting ranges)
 RSRP = (-160.0, -30.0)
@@ -239,7 +240,8 @@ def _primary(
     marked = [c for c in cells if c.get("serving-cell-type") == role]
     if marked:
         return marked[0]
-    if len(cells) == 1 and "serving-cell-type" not in cells[0]:
+    # one serving cell not marked as another role (no mark, or MBIM's "unknown"/"invalid")
+    if len(cells) == 1 and cells[0].get("serving-cell-type", UNMARKED[0]) in UNMARKED:
         return cells[0]
     if cells:
         why.cell_notes[leg] = "ModemManager marks none of its serving cells as this one"

@@ -278,6 +278,10 @@ def test_serving_carriers_since_1_22_are_told_apart_by_their_serving_cell_type()
     pscell = {"cell-type": 6, "serving": True, "serving-cell-type": 3, "physical-ci": "159"}
     snap = mmsnapshot.build(interfaces, [scell, pcell, pscell])
     assert snap["serving_cell"]["pci"] == 123 and snap["nr"]["pci"] == 345
+    # MBIM marks a carrier it cannot place "unknown" (0) or "invalid" (0xFFFFFFFF): alone, it
+    # is the serving cell; beside others, or an SCell alone, it is not guessed
+    assert mmsnapshot.build(interfaces, [lte(0xFFFFFFFF, "7B")])["serving_cell"]["pci"] == 123
+    assert mmsnapshot.build(interfaces, [lte(2, "12D")])["serving_cell"]["pci"] is None
     # several serving LTE cells and none marked primary: which is the serving cell is unknown
     snap = mmsnapshot.build(interfaces, [lte(None, "12D"), lte(None, "7B")])
     assert snap["serving_cell"]["pci"] is None
