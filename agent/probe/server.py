@@ -4,24 +4,32 @@ the same port number, in one asyncio loop.
 It serves many clients at once and protects them from each other: STAMP packets are rate-limited
 per client address (token bucket) and read in bounded batches; capacity sessions are limited in
 duration, streams, rate and number (per client and overall); a connection that does not send its
-request in time is closed. Everything refused gets one clear log line (repeats are summarised,
-so a flood cannot flood the log either).
+request in time is closed. Capacity limits count per address prefix (/24, /56: one household's or
+one attacker's delegation), not per address. A stream that moves no data for `stall_s` is ended
+and its prefix gets no new session for `penalty_s`, and a session whose streams have all closed
+frees its slot at once: unread connections cannot hold the server's sessions (issue 19).
+Everything refused gets one clear log line (repeats are summarised, so a flood cannot flood the
+log either).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import struct
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent import clock
 from agent.core import stamp
 from agent.probe import bulk, control
+from agent.probe.capacity import TCP_INFO
 
 log = logging.getLogger("qiyas.server")
 
@@ -32,6 +40,7 @@ SO_MAX_PACING_RATE = 47  # bytes per second; TCP paces itself (Linux 4.13+)
 IP_TTL_CMSG = 2
 _TIMESPEC = struct.Struct("@qq")
 _INT = struct.Struct("@i")
+_BYTES_ACKED = struct.Struct("@Q")  # tcpi_bytes_acked at 120 of struct tcp_info (Linux 4.2+)
 
 ACCEPT_BACKOFF_S = 0.1
 STAMP_RCVBUF = 1024 * 1024
@@ -55,6 +64,20 @@ class Limits:
     stamp_pps_per_client: float = 2000.0
     stamp_burst: int = 200
     stamp_clients: int = 4096  # buckets kept; the least recently seen is forgotten first
+    stall_s: float = 2.0  # a stream that moves no data this long is ended
+    penalty_s: float = 60.0  # then its prefix gets no new session this long
+    prefix_v4: int = 24
+    prefix_v6: int = 56
+
+
+def client_prefix(address: str, v4: int = 24, v6: int = 56) -> str:
+    """The prefix capacity limits count address in: its /v4 or /v6 network (IPv4-mapped IPv6
+    as the IPv4 it is)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    bits = v4 if isinstance(ip, ipaddress.IPv4Address) else v6
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
 class TokenBucket:
@@ -187,12 +210,28 @@ class Reflector:
 @dataclass
 class Session:
     token: bytes
-    client: str
+    client: str  # the prefix it counts in
     direction: int
     streams: int
     deadline: float
     open: set[int] = field(default_factory=set)
     seen: set[int] = field(default_factory=set)
+    cut: bool = False  # a stream ended before the deadline (closed by the client, or stalled)
+
+    @property
+    def holds_slot(self) -> bool:
+        """Whether it counts against the limits: until its streams have all come and gone (or
+        one was cut and the others have gone). Its token stays spent until the deadline."""
+        return bool(self.open) or (len(self.seen) < self.streams and not self.cut)
+
+
+def _bytes_acked(sock: socket.socket) -> int:
+    """What the peer has acknowledged of what we sent: it moves only while the peer reads."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, 256)
+    except OSError:
+        return 0
+    return _BYTES_ACKED.unpack_from(info, 120)[0] if len(info) >= 128 else 0
 
 
 class CapacityEndpoint:
@@ -203,7 +242,8 @@ class CapacityEndpoint:
         self.limits = limits
         self.refusals = refusals
         self.sessions: dict[bytes, Session] = {}
-        self._connections: dict[str, int] = {}
+        self._connections: dict[str, int] = {}  # per prefix
+        self._penalised: dict[str, float] = {}  # prefix → until when it gets no session
         self._tasks: set[asyncio.Task[None]] = set()
         self._payload = bulk.payload_file(PAYLOAD_BYTES)
         self._sink = memoryview(bytearray(SINK_BYTES))  # uploads land here and are dropped
@@ -223,15 +263,16 @@ class CapacityEndpoint:
                 await asyncio.sleep(ACCEPT_BACKOFF_S)  # let closing connections free descriptors
                 continue
             client = addr[0]
+            prefix = client_prefix(client, self.limits.prefix_v4, self.limits.prefix_v6)
             if (
                 self.connections >= self.limits.max_connections
-                or self._connections.get(client, 0) >= self.limits.max_connections_per_client
+                or self._connections.get(prefix, 0) >= self.limits.max_connections_per_client
             ):
                 self.refusals.refuse(client, "too many connections")
                 conn.close()
                 continue
-            self._connections[client] = self._connections.get(client, 0) + 1
-            task = asyncio.create_task(self._serve(conn, client))
+            self._connections[prefix] = self._connections.get(prefix, 0) + 1
+            task = asyncio.create_task(self._serve(conn, client, prefix))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -241,23 +282,23 @@ class CapacityEndpoint:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._payload.close()
 
-    async def _serve(self, conn: socket.socket, client: str) -> None:
+    async def _serve(self, conn: socket.socket, client: str, prefix: str) -> None:
         conn.setblocking(False)
         try:
-            await self._stream(conn, client)
+            await self._stream(conn, client, prefix)
         except OSError as exc:  # reset, broken pipe: the client went away
             log.debug("capacity stream from %s ended: %s", client, exc)
         except Exception:  # a bug must cost one stream, never the server
             log.exception("capacity stream from %s failed", client)
         finally:
             conn.close()
-            left = self._connections[client] - 1
+            left = self._connections[prefix] - 1
             if left:
-                self._connections[client] = left
+                self._connections[prefix] = left
             else:
-                del self._connections[client]
+                del self._connections[prefix]
 
-    async def _stream(self, conn: socket.socket, client: str) -> None:
+    async def _stream(self, conn: socket.socket, client: str, prefix: str) -> None:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.limits.request_timeout_s):
@@ -276,7 +317,11 @@ class CapacityEndpoint:
             self.refusals.refuse(client, "bad capacity request", str(exc))
             _send_now(conn, control.encode_reply(control.Reply(control.BAD_REQUEST, 0)))
             return
-        status, session = self._admit(req, client, loop.time())
+        if self._penalised.get(prefix, 0.0) > loop.time():
+            self.refusals.refuse(client, "a stream of this client's prefix stalled recently")
+            _send_now(conn, control.encode_reply(control.Reply(control.CLIENT_LIMIT, 0)))
+            return
+        status, session = self._admit(req, prefix, loop.time())
         if session is None:
             self.refusals.refuse(client, control.STATUS_TEXT[status])
             _send_now(conn, control.encode_reply(control.Reply(status, 0)))
@@ -286,17 +331,42 @@ class CapacityEndpoint:
         session.open.add(req.stream)
         session.seen.add(req.stream)
         per_stream_bps = self.limits.max_mbps_per_session * 1e6 / 8 / session.streams
+        moved: Callable[[], int]
+        if req.direction == control.DOWN:
+            transfer = self._send(loop, conn, per_stream_bps)
+            moved = lambda: _bytes_acked(conn)  # noqa: E731
+        else:
+            received = [0]
+            transfer = self._receive(loop, conn, per_stream_bps, received)
+            moved = lambda: received[0]  # noqa: E731
         try:
             async with asyncio.timeout_at(session.deadline):
-                if req.direction == control.DOWN:
-                    await self._send(loop, conn, per_stream_bps)
-                else:
-                    await self._receive(loop, conn, per_stream_bps)
+                if await _first_of(transfer, self._until_stalled(moved)) == "stalled":
+                    self.refusals.refuse(
+                        client, f"stream moved no data for {self.limits.stall_s:g} s; ended"
+                    )
+                    now = loop.time()  # expired penalties go, so the table stays small
+                    self._penalised = {p: t for p, t in self._penalised.items() if t > now}
+                    self._penalised[prefix] = now + self.limits.penalty_s
         except TimeoutError:
             pass  # the granted time is over: that is how every stream ends
         finally:
+            if loop.time() < session.deadline:
+                session.cut = True  # ended before its time: by the client, or stalled
             session.open.discard(req.stream)
             self._maybe_end(session, loop)
+
+    async def _until_stalled(self, moved: Callable[[], int]) -> str:
+        """Returns "stalled" once moved() has not changed for stall_s."""
+        loop = asyncio.get_running_loop()
+        last, since = moved(), loop.time()
+        while True:
+            await asyncio.sleep(self.limits.stall_s / 4)
+            now_moved = moved()
+            if now_moved != last:
+                last, since = now_moved, loop.time()
+            elif loop.time() - since >= self.limits.stall_s:
+                return "stalled"
 
     def _admit(self, req: control.Request, client: str, now: float) -> tuple[int, Session | None]:
         session = self.sessions.get(req.token)
@@ -306,15 +376,17 @@ class CapacityEndpoint:
                 or session.direction != req.direction
                 or session.streams != req.streams
                 or req.stream in session.seen
+                or session.cut
                 or now >= session.deadline
             ):
                 return control.SESSION_OVER, None
             return control.OK, session
         if req.streams > self.limits.max_streams:
             return control.STREAM_LIMIT, None
-        if len(self.sessions) >= self.limits.max_sessions:
+        holding = [s for s in self.sessions.values() if s.holds_slot]
+        if len(holding) >= self.limits.max_sessions:
             return control.BUSY, None
-        mine = sum(1 for s in self.sessions.values() if s.client == client)
+        mine = sum(1 for s in holding if s.client == client)
         if mine >= self.limits.max_sessions_per_client:
             return control.CLIENT_LIMIT, None
         duration = min(req.duration_ms / 1000, self.limits.max_duration_s)
@@ -347,25 +419,45 @@ class CapacityEndpoint:
         await bulk.send_forever(loop, conn, self._payload, PAYLOAD_BYTES)
 
     async def _receive(
-        self, loop: asyncio.AbstractEventLoop, conn: socket.socket, rate_bps: float
+        self,
+        loop: asyncio.AbstractEventLoop,
+        conn: socket.socket,
+        rate_bps: float,
+        received: list[int],
     ) -> None:
+        """Read an upload until the client closes; received[0] counts its bytes as they come."""
         start = loop.time()
         next_report = start + control.REPORT_INTERVAL_S
-        received = 0
 
         def on_data(n: int) -> float:
-            nonlocal received, next_report
-            received += n
+            nonlocal next_report
+            received[0] += n
             now = loop.time()
             if now >= next_report:
-                _send_now(conn, control.encode_report(int((now - start) * 1000), received))
+                _send_now(conn, control.encode_report(int((now - start) * 1000), received[0]))
                 next_report = now + control.REPORT_INTERVAL_S
             # Pacing: while we do not read, the window closes and the sender slows down.
-            return max(0.0, received / rate_bps - (now - start)) if rate_bps else 0.0
+            return max(0.0, received[0] / rate_bps - (now - start)) if rate_bps else 0.0
 
         # Paced reads are small (PACING_STEP_S worth), so the rate holds over short windows too.
         max_read = max(MIN_PACED_READ, int(rate_bps * PACING_STEP_S)) if rate_bps else None
         await bulk.receive_all(loop, conn, self._sink, on_data, max_read)
+
+
+async def _first_of(transfer: Coroutine[Any, Any, None], watchdog: Coroutine[Any, Any, str]) -> str:
+    """Run both; when one returns (or raises), cancel the other. "done" or the watchdog's word."""
+    tasks = [asyncio.ensure_future(transfer), asyncio.ensure_future(watchdog)]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    first = done.pop()
+    if first is tasks[0]:
+        first.result()  # re-raises the OSError of a client gone
+        return "done"
+    return str(first.result())
 
 
 def _send_now(conn: socket.socket, data: bytes) -> None:

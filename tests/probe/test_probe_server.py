@@ -85,21 +85,21 @@ async def test_refusals_are_answered_and_logged(
     assert all(r.status == control.OK for *_, r in held)
     *_, reply = await request(server, control.Request(control.UP, 1, 0, 2000, os.urandom(16)))
     assert reply.status == control.CLIENT_LIMIT
-    # Another client is not affected by the first one's sessions.
+    # Another client (another /24: limits count per prefix) is not affected by the first one's.
     *_, other = await request(
-        server, control.Request(control.UP, 1, 0, 500, os.urandom(16)), "127.0.0.9"
+        server, control.Request(control.UP, 1, 0, 500, os.urandom(16)), "127.0.9.1"
     )
     assert other.status == control.OK
     # The same stream of a session twice.
     token = os.urandom(16)
-    *_, first = await request(server, control.Request(control.DOWN, 2, 0, 500, token), "127.0.0.10")
-    *_, again = await request(server, control.Request(control.DOWN, 2, 0, 500, token), "127.0.0.10")
+    *_, first = await request(server, control.Request(control.DOWN, 2, 0, 500, token), "127.0.10.1")
+    *_, again = await request(server, control.Request(control.DOWN, 2, 0, 500, token), "127.0.10.1")
     assert (first.status, again.status) == (control.OK, control.SESSION_OVER)
     lines = refused_lines(caplog)
     assert "refused 127.0.0.1: more streams than the server allows" in lines
     assert "refused 127.0.0.1: bad capacity request: not a capacity request" in lines
     assert "refused 127.0.0.1: too many sessions from this client" in lines
-    assert "refused 127.0.0.10: session already over" in lines
+    assert "refused 127.0.10.1: session already over" in lines
     for _, writer, _ in held:
         writer.close()
 
