@@ -1,5 +1,5 @@
-"""`qiyas collector run | serve | export | quarantine | maintain | keys … | probes … | apikey add`
-(and `broker-config`, owned by the transport-security module)."""
+"""`qiyas collector run | serve | export | quarantine | maintain | release | keys … | probes … |
+apikey add` (and `broker-config`, owned by the transport-security module)."""
 
 from __future__ import annotations
 
@@ -52,10 +52,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--since", help="records measured at or after T (ISO 8601 or ms)")
     export.add_argument("--until", help="records measured before T (ISO 8601 or ms)")
 
-    from collector import broker_config, maintain_cli
+    from collector import broker_config, maintain_cli, release_cli
 
     broker_config.add_parser(sub)
     maintain_cli.configure(sub)
+    release_cli.configure(sub)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
         from collector import maintain_cli
 
         return maintain_cli.run(args)
+    if args.action == "release":
+        from collector import release_cli
+
+        return release_cli.run(args)
     if args.action == "broker-config":
         from collector import broker_config
 
