@@ -33,8 +33,6 @@ class App:
     def __init__(self, settings, platform, key, firmware_version):
         self.settings = settings
         self.platform = platform
-        self.key = key
-        self.kid = kid_for(key.public_key)
         self.probe = settings.probe_id
         self.versions = {"agent": VERSION, "board": settings.board, "firmware": firmware_version}
         self.outbox = Outbox(settings.state_dir + "/outbox", settings.outbox_max_records)
@@ -59,7 +57,7 @@ class App:
         self.recorder = Recorder(
             self.probe,
             self.versions,
-            self.kid,
+            kid_for(key.public_key),
             key.sign,
             self.outbox,
             self._now,
