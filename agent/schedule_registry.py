@@ -17,5 +17,8 @@ FACTORIES: dict[str, str] = {
 # Access-link sources: they run first in a cycle, so the records after them carry a fresh
 # context, and their own records carry none.
 LINK_SOURCES = ("radio", "optical")
+# Active tests: they put traffic on the access line, so they take turns, one at a time, at the
+# fleet plan's due times (agent/activerun.py, docs/methodology.md §5).
+ACTIVE_SOURCES = ("latency", "capacity", "dns")
 # Sources that measure towards the `[probe] servers` (what a `servers` command changes).
 SERVER_SOURCES = ("latency", "capacity")

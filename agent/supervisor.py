@@ -21,11 +21,12 @@ from agent.config import AgentConfig, ConfigError
 from agent.control import AgentStatus, ControlError
 from agent.core.recorder import Recorder
 from agent.outbox import Outbox
-from agent.schedule_registry import LINK_SOURCES, SERVER_SOURCES
+from agent.schedule_registry import ACTIVE_SOURCES, LINK_SOURCES, SERVER_SOURCES
 from agent.sources import LinkState, Measurement, Source, load_factory
 from agent.uplink import Uplink
 
 if TYPE_CHECKING:
+    from agent.activerun import ActiveRunner
     from agent.statuspage import StatusPage
 
 log = logging.getLogger("qiyas.agent")
@@ -68,6 +69,15 @@ class Agent:
             self._committed,
             log.error,
         )
+        # Link polls one at a time: the scheduled ones and those around each active test.
+        self._link_lock = asyncio.Lock()
+        self.runner: ActiveRunner | None = None
+        if any(name in ACTIVE_SOURCES for name in self.sources):  # only where tests run
+            from agent.activerun import ActiveRunner
+
+            self.runner = ActiveRunner(
+                config, self.sources, self.link, self._poll_link, self._commit_extra, self.outbox
+            )
         # The household's pause (wall clock, kept in the outbox so a restart does not end it).
         self.paused_until = float(self.outbox.meta("paused_until"))
         # Called with (kind, values, time_ms) for each committed record: the status page's history.
@@ -88,6 +98,12 @@ class Agent:
         """
         return self.recorder.record(kind, values)
 
+    def _commit_extra(
+        self, kind: str, values: dict[str, Any], extra: dict[str, Any] | None
+    ) -> bytes | None:
+        """commit, with the outer fields of an active test's result (schema v2)."""
+        return self.recorder.record(kind, values, extra)
+
     def _now(self) -> tuple[int, bool]:
         return int(time.time() * 1000), clock.synchronised()
 
@@ -100,19 +116,52 @@ class Agent:
             observe(kind, values, time_ms)
 
     async def measure(self, name: str) -> None:
+        """Run one scheduled source now; an active test takes its turn on the line like any."""
+        if self.runner is not None and name in ACTIVE_SOURCES:
+            await self.runner.run_now(name, self.config.schedule[name])
+        else:
+            await self._passive(name)
+
+    async def _passive(self, name: str) -> list[Measurement]:
+        """Run a passive source once (modem, ONT, health) and commit what it measured."""
         try:
-            results: list[Measurement] = await asyncio.wait_for(
-                self.sources[name].measure(self.link), MEASURE_TIMEOUT_S
-            )
+            if name in LINK_SOURCES:
+                async with self._link_lock:
+                    results = await self._measure(name)
+            else:
+                results = await self._measure(name)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a source's failure is logged, never fatal
             log.error("%s measurement failed: %s: %s", name, type(exc).__name__, exc)
-            return
+            return []
         for m in results:
-            self.commit(m.kind, m.values)
+            values = m.values
+            if m.kind == "health" and self.runner is not None:  # budget, peak shares
+                values = {**values, **self.runner.health_values()}
+            self.commit(m.kind, values)
+        return results
+
+    async def _measure(self, name: str) -> list[Measurement]:
+        results: list[Measurement] = await asyncio.wait_for(
+            self.sources[name].measure(self.link), MEASURE_TIMEOUT_S
+        )
+        return results
+
+    async def _poll_link(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The link sources polled now (around an active test): their radio and optical values."""
+        found: dict[str, dict[str, Any]] = {}
+        for name in (n for n in LINK_SOURCES if n in self.sources):
+            for m in await self._passive(name):
+                found[m.kind] = m.values
+        return found.get("radio"), found.get("optical")
 
     async def _schedule(self, name: str, interval: float, stop: asyncio.Event) -> None:
+        if self.runner is not None and name in ACTIVE_SOURCES:
+            await self.runner.run_schedule(
+                name, lambda: self.config.schedule.get(name, interval), stop, self.paused
+            )
+            return
         # Spread a fleet's first measurements so probes do not all measure at once.
         first = random.uniform(0, min(interval, 10.0))
         with contextlib.suppress(TimeoutError):
@@ -120,7 +169,7 @@ class Agent:
         while not stop.is_set():
             started = time.monotonic()
             if not self.paused():
-                await self.measure(name)
+                await self._passive(name)
             # A signed `schedule` command may have changed the interval since.
             interval = self.config.schedule.get(name, interval)
             wait = max(0.0, interval - (time.monotonic() - started))

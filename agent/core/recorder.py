@@ -58,15 +58,18 @@ class Recorder:
         self.lost = 0  # records the disk refused, since start
         self.lost_reported = 0  # of which a `disk-full` record has told
 
-    def record(self, kind, values):
-        # type: (str, dict) -> bytes | None
+    def record(self, kind, values, extra=None):
+        # type: (str, dict, dict | None) -> bytes | None
         """Sign and commit one record; the signed bytes kept (a refused record's: those of the
-        status record that says so), or None if nothing could be kept (see the policy)."""
-        return self._keep(kind, values, self.context(kind), True)
+        status record that says so), or None if nothing could be kept (see the policy).
 
-    def _keep(self, kind, values, context, report):
+        extra: further outer fields by name (`started_ms`, `validity`, `link`, `queue`: how an
+        active test ran, docs/methodology.md §9)."""
+        return self._keep(kind, values, self.context(kind), True, extra)
+
+    def _keep(self, kind, values, context, report, extra=None):
         try:
-            signed = self._commit(kind, values, context)
+            signed = self._commit(kind, values, context, extra)
         except record.RecordError as exc:
             detail = "%s: %s" % (kind, exc)
             if kind == "status" and values.get("event") == REFUSED:
@@ -105,13 +108,13 @@ class Recorder:
             values["detail"] = detail[:MAX_DETAIL]
         return self.record("status", values)
 
-    def _commit(self, kind, values, context):
+    def _commit(self, kind, values, context, extra):
         time_ms, synced = self.now()
         signed = []
 
         def build(epoch, seq):
             payload = record.encode(
-                self.probe, epoch, seq, time_ms, synced, kind, values, self.versions, context
+                self.probe, epoch, seq, time_ms, synced, kind, values, self.versions, context, extra
             )
             signed.append(cose.sign1(payload, self.kid, self.sign))
             return signed[-1]

@@ -167,6 +167,7 @@ class CapacitySource:
     def __init__(self, settings: ProbeSettings) -> None:
         self.settings = settings
         self.servers = settings.need_servers()
+        self.duration_s = settings.duration_s  # per direction; the data budget may shorten it
 
     async def measure(self, link: LinkState) -> list[Measurement]:
         s = self.settings
@@ -197,7 +198,7 @@ class CapacitySource:
         for direction in (control.DOWN, control.UP):
             name = control.DIRECTIONS[direction]
             line_before = self._line_counters()
-            result, loaded = await loaded_direction(server, direction, s.streams, s.duration_s)
+            result, loaded = await loaded_direction(server, direction, s.streams, self.duration_s)
             line_after = self._line_counters()
             values[f"{name}_mbps"] = result.mbps
             values[f"{name}_steady"] = result.steady
