@@ -1,7 +1,7 @@
 """The link window (docs/methodology.md §7) and the validity verdict (§4).
 
 Radio snapshots come from real modem answers parsed by our Quectel dialect: the EG25-G LTE
-serving-cell line published in openqti, and the EN-DC three-line answer of tests/core/
+serving-cell line published in openqti, and the NR SA and EN-DC answers of tests/core/
 test_dialects.py (Quectel AT command manual, AT+QENG="servingcell"). Optical values are in the
 shape the optical source records (record.cddl optical-values); their levels are illustrative.
 """
@@ -19,6 +19,10 @@ from agent.probe import linkwindow, validity
 
 EG25_LTE = [
     '+QENG: "servingcell","NOCONN","LTE","FDD",214,01,7676A09,188,6300,20,3,3,603,-104,-9,-78,11,23'
+]
+NR_SA = [
+    '+QENG: "servingcell","NOCONN","NR5G-SA","TDD",454,12,A07F03001,66,2F5E6,627264,78,12,'
+    "-85,-11,15,1,-"
 ]
 ENDC = [
     '+QENG: "servingcell","NOCONN"',
@@ -41,9 +45,8 @@ def test_a_steady_link_has_no_change_and_a_valid_verdict() -> None:
         "tech": "LTE",
         "cell_id": 0x7676A09,
         "pci": 188,
-        "sinr_db": 11,
         "rsrp_dbm": -104,
-    }
+    }  # no SINR: this line's LTE SINR coding is not known for an unnamed model (not guessed)
     link, reasons = linkwindow.window(before, after, ("radio",))
     assert link["changes"] == [] and reasons == []
     assert validity.verdict(reasons) == {"verdict": "valid", "reasons": []}
@@ -59,11 +62,12 @@ def test_moving_from_lte_to_en_dc_is_a_handover_and_a_technology_change() -> Non
 
 
 def test_sinr_falling_more_than_6_db_on_the_same_cell() -> None:
-    values = radio_values(EG25_LTE)
+    values = radio_values(NR_SA)
+    assert values["serving_cell"]["sinr_db"] == 15
     worse = copy.deepcopy(values)
-    worse["serving_cell"]["sinr_db"] = 11 - 6.5
+    worse["serving_cell"]["sinr_db"] = 15 - 6.5
     same = copy.deepcopy(values)
-    same["serving_cell"]["sinr_db"] = 11 - 6  # exactly 6 dB is within the rule
+    same["serving_cell"]["sinr_db"] = 15 - 6  # exactly 6 dB is within the rule
     before = linkwindow.snapshot(0, values, None)
     assert linkwindow.changes(before, linkwindow.snapshot(1, worse, None)) == ["sinr-drop"]
     assert linkwindow.changes(before, linkwindow.snapshot(1, same, None)) == []
