@@ -129,7 +129,8 @@ def build(
 
     `interfaces`: interface name -> property -> value for the modem's object. `cells`: the
     dictionaries GetCellInfo returned, or None with `cells_error` saying why there are none.
-    `signal_note`: why the Signal interface's levels may be missing (polling just enabled, ...).
+    `signal_note`: why the Signal interface's levels are not to be read (polling was off and no
+    refresh came, or it could not be turned on); the cell info's levels are read all the same.
     """
     why = Reasons()
     snap = new_snapshot()
@@ -284,7 +285,11 @@ def _levels(
     if SIGNAL not in interfaces:
         why.signal_note = "the modem has no ModemManager Signal interface"
         return
-    why.signal_note = note
+    if note:
+        # polling was off and no refresh was seen: what Signal holds may be left from an earlier
+        # polling (ModemManager keeps the old values when a refresh fails), of unknown age
+        why.signal_note = note
+        return
     signal = _table(interfaces.get(SIGNAL))
     lte, nr = _table(signal.get("Lte")), _table(signal.get("Nr5g"))
     if tech == "LTE":

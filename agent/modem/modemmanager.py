@@ -255,7 +255,10 @@ class ModemManagerDriver:
                 await asyncio.wait_for(refreshed.wait(), self.settings.signal_wait_s)
             except TimeoutError:
                 wait = self.settings.signal_wait_s
-                return f"ModemManager's first signal refresh gave no levels within {wait:g} s"
+                return (
+                    f"no signal refresh from ModemManager within {wait:g} s of turning its "
+                    "polling on (what it holds may be older: not read)"
+                )
             return None
         except CallFailed as exc:
             return f"ModemManager's Signal.Setup failed: {exc}"

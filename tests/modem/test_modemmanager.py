@@ -333,3 +333,28 @@ async def test_the_agents_radio_source_reads_modemmanager_when_the_board_says_so
         }
     finally:
         await radio.aclose()
+
+
+async def test_levels_left_from_an_earlier_polling_are_not_read(
+    bus: SessionBus, services: list[ModemManagerService]
+) -> None:
+    """Polling off, the Signal dictionaries still full (ModemManager keeps the last values when
+    polling stops or a refresh fails: src/mm-iface-modem-signal.c, load_values_ready), and the
+    refresh after Setup never comes: those levels are of unknown age, so none is read; the
+    cell info's own levels, fresh from this call, are."""
+    state = STATES["nsa"]["state"]
+    old = {"Rate": 0, "Lte": levels(rsrp=-70.0, rsrq=-5.0, rssi=-40.0, snr=30.0)}
+    await start(services, bus, state={**state, SIGNAL: old}, cells=STATES["nsa"]["cells"])
+    code, out, err = await qiyas(
+        "modem", "info", "--source", "modemmanager", "--json", "--timeout", "0.5",
+        address=bus.address,
+    )  # fmt: skip
+    assert code == 0, err
+    snap = json.loads(out)
+    cell = snap["serving_cell"]
+    assert (cell["rsrp_dbm"], cell["rsrq_db"]) == (-95, -10)  # GetCellInfo's
+    assert cell["rssi_dbm"] is None and cell["sinr_db"] is None
+    assert (
+        "no signal refresh from ModemManager within 0.5 s"
+        in (snap["null_reasons"]["serving_cell.rssi_dbm"])
+    )
