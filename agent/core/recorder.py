@@ -18,7 +18,9 @@ not depend on which runtime it runs. The policy, the same on both:
   a `status` record, event `outbox-full`, saying how many were `dropped`, right after the
   record that made the room. The archive check counts these to explain gaps in seq. The room
   such a report itself makes is told after the next record, so a full outbox does not set off
-  an endless chain of reports (each dropping one more record to make its own room).
+  an endless chain of reports (each dropping one more record to make its own room). A report
+  the disk refuses is lost like any record (and told as such), and its count is told again,
+  with what was dropped since, after the next record.
 
 Why records, not exceptions or log lines (the firmware raised on some refusals, the Linux agent
 only logged them): a refusal that raised would stop a measurement loop (on a board, reset it, in
@@ -57,6 +59,7 @@ class Recorder:
         self.log = log
         self.lost = 0  # records the disk refused, since start
         self.lost_reported = 0  # of which a `disk-full` record has told
+        self.dropped_unreported = 0  # records the outbox dropped, taken from it, not yet told
 
     def record(self, kind, values, extra=None):
         # type: (str, dict, dict | None) -> bytes | None
@@ -95,10 +98,13 @@ class Recorder:
             told = self._keep("status", {"event": "disk-full", "lost": lost}, context, False)
             if told is not None:
                 self.lost_reported += lost
-        dropped = self.outbox.take_dropped()
+        dropped = self.dropped_unreported + self.outbox.take_dropped()
         if dropped:
             self.log("outbox full: dropped the %d oldest records" % dropped)
-            self._keep("status", {"event": "outbox-full", "dropped": dropped}, context, False)
+            report = {"event": "outbox-full", "dropped": dropped}
+            told = self._keep("status", report, context, False)
+            # A report the disk refused is made again, with more, after the next record.
+            self.dropped_unreported = 0 if told is not None else dropped
 
     def status(self, event, detail=None):
         # type: (str, str | None) -> bytes | None

@@ -159,3 +159,25 @@ def test_status_cuts_the_detail_to_what_the_schema_takes():
     down, birth = _decoded(outbox)
     assert down["values"] == {"event": "modem-down", "detail": "y" * MAX_DETAIL}
     assert birth["values"] == {"event": "birth"}
+
+
+def test_an_outbox_full_report_the_disk_refused_is_made_again_with_the_next_record():
+    outbox = MemoryOutbox(max_records=2)
+    rec, _, _ = _recorder(outbox)
+    rec.record("health", {"uptime_s": 1})
+    rec.record("health", {"uptime_s": 2})
+    real_add = outbox.add
+
+    def refuse_reports(kind, build):
+        if kind == "status":
+            raise OSError("outbox: record not kept: disk I/O error")
+        return real_add(kind, build)
+
+    outbox.add = refuse_reports
+    rec.record("health", {"uptime_s": 3})  # drops uptime 1; its report is refused
+    outbox.add = real_add
+    rec.record("health", {"uptime_s": 4})  # drops uptime 2
+    told = [r["values"] for r in _decoded(outbox) if r["kind"] == "status"]
+    # The refused report counts as lost; the drops it should have told (uptime 1) are told
+    # with those since (uptime 2 for uptime 4, uptime 3 for the disk-full report's room).
+    assert told == [{"event": "disk-full", "lost": 1}, {"event": "outbox-full", "dropped": 3}]
