@@ -1,7 +1,10 @@
-"""`qiyas probe latency|capacity|all|web --server HOST[:PORT]`: one-off measurements.
+"""`qiyas probe latency|capacity|all|web|streaming --server HOST[:PORT]`: one-off measurements.
 
 `web` loads the server's reference page (`--url` for another page), see docs/qoe.md §3: `web`
 {dns_ms, connect_ms, tls_ms, ttfb_ms, load_ms, objects, objects_failed, bytes, …}.
+`streaming` plays the server's video ladder for --duration (default 30 s), see docs/qoe.md §4:
+`streaming` {startup_ms, bitrate_kbps_mean, bitrate_kbps_max, bitrate_kbps_held, switches,
+stalls, stall_ms, played_s, segments, bytes, errors}.
 
 --json prints one object: `latency` {rtt_ms {min, median, p95}, rtt_ipdv_ms, rtt_pdv_ms,
 invalid_by_loss, loss},
@@ -23,7 +26,7 @@ MIN_DURATION_S = 1.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", choices=("latency", "capacity", "all", "web"))
+    parser.add_argument("what", choices=("latency", "capacity", "all", "web", "streaming"))
     parser.add_argument(
         "--server",
         required=True,
@@ -31,7 +34,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"measurement server (`qiyas server`); port {DEFAULT_PORT} unless given",
     )
     parser.add_argument(
-        "--duration", type=float, default=10.0, metavar="S", help="per direction (default 10)"
+        "--duration",
+        type=float,
+        metavar="S",
+        help="capacity: per direction (default 10); streaming: the session (default 30)",
     )
     parser.add_argument("--streams", type=int, default=4, metavar="N", help="TCP streams (4)")
     parser.add_argument("--count", type=int, default=50, metavar="N", help="STAMP packets (50)")
@@ -39,7 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--interval", type=float, default=20.0, metavar="MS", help="between STAMP packets (20)"
     )
     parser.add_argument(
-        "--url", help="web: the page to load (default: the server's reference page, PORT+1)"
+        "--url",
+        help="web: the page to load (default: the server's reference page, PORT+1);"
+        " streaming: the server whose /video/ to play (default: http://HOST:PORT+1)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
@@ -61,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         server = parse_endpoint(args.server)
     except ValueError as exc:
         return _usage(str(exc))
+    if args.duration is None:
+        args.duration = 30.0 if args.what == "streaming" else 10.0
     checks = (
         ("--duration", args.duration, MIN_DURATION_S, MAX_DURATION_S),
         ("--streams", args.streams, 1, control.MAX_STREAMS),
@@ -70,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     for name, value, lo, hi in checks:
         if not lo <= value <= hi:
             return _usage(f"{name} must be in {lo:g}..{hi:g}")
-    if args.what == "web":
-        result = asyncio.run(_web(server, args.url))
+    if args.what in ("web", "streaming"):
+        result = asyncio.run(_http_test(args.what, server, args.url, args.duration))
         if args.json:
             print(json.dumps(result))
         else:
@@ -97,17 +107,20 @@ def run(args: argparse.Namespace) -> int:
     return 1 if result.get("errors") else 0
 
 
-async def _web(server: Any, url: str | None) -> dict[str, Any]:
-    from agent.probe import web, webserver
+async def _http_test(what: str, server: Any, url: str | None, duration_s: float) -> dict[str, Any]:
+    """The web page or the video stream of the server's HTTP side (PORT+1), or of `url`."""
+    from agent.probe import streaming, web, webserver
 
-    if url is None:
-        host = f"[{server.host}]" if ":" in server.host else server.host
-        url = f"http://{host}:{server.port + 1}/{webserver.PAGE}/"
+    host = f"[{server.host}]" if ":" in server.host else server.host
+    base = f"http://{host}:{server.port + 1}"
     out: dict[str, Any] = {"server": str(server)}
     try:
-        out["web"] = await web.fetch_page(url)
-    except web.WebError as exc:
-        out["errors"] = [f"web: {exc}"]
+        if what == "web":
+            out["web"] = await web.fetch_page(url or f"{base}/{webserver.PAGE}/")
+        else:
+            out["streaming"] = await streaming.play(url or base, duration_s)
+    except web.WebError as exc:  # StreamingError is one
+        out["errors"] = [f"{what}: {exc}"]
     return out
 
 
@@ -147,6 +160,31 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
+def _http_rows(table: Any, result: dict[str, Any]) -> list[str]:
+    """The web page's and the video's rows; returns the notes to print under the table."""
+    notes = []
+    page = result.get("web")
+    if page:
+        for key in ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "load_ms"):
+            table.add_row(f"page {key[:-3]}", _fmt(page[key], " ms"))
+        table.add_row("objects (failed)", f"{page['objects']} ({page['objects_failed']})")
+        table.add_row("bytes", _fmt(page["bytes"]))
+        notes += [f"[yellow]object failed:[/] {e['url']}: {e['error']}" for e in page["errors"]]
+    video = result.get("streaming")
+    if video:
+        _video_rows(table, video)
+        notes += [f"[yellow]video ended early:[/] {error}" for error in video["errors"]]
+    return notes
+
+
+def _video_rows(table: Any, video: dict[str, Any]) -> None:
+    table.add_row("video start-up", _fmt(video["startup_ms"], " ms"))
+    for key in ("mean", "max", "held"):
+        table.add_row(f"video bitrate {key}", _fmt(video[f"bitrate_kbps_{key}"], " kbit/s"))
+    table.add_row("video switches", _fmt(video["switches"]))
+    table.add_row("video stalls (total)", f"{video['stalls']} ({video['stall_ms']:.0f} ms)")
+
+
 def _print_table(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -169,15 +207,10 @@ def _print_table(result: dict[str, Any]) -> None:
         if name in loaded:
             rtt = loaded[name]["rtt_ms_median"]
             table.add_row(f"RTT median during {name}load", _fmt(rtt, " ms"))
-    page = result.get("web")
-    if page:
-        for key in ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "load_ms"):
-            table.add_row(f"page {key[:-3]}", _fmt(page[key], " ms"))
-        table.add_row("objects (failed)", f"{page['objects']} ({page['objects_failed']})")
-        table.add_row("bytes", _fmt(page["bytes"]))
+    notes = _http_rows(table, result)
     console = Console(stderr=True)
     console.print(table)
-    for failure in (page or {}).get("errors", []):
-        console.print(f"[yellow]object failed:[/] {failure['url']}: {failure['error']}")
+    for note in notes:
+        console.print(note)
     for error in result.get("errors", []):
         console.print(f"[red]failed:[/] {error}")

@@ -37,19 +37,19 @@ class WebError(QiyasError):
     """The page could not be fetched at all; the text says why."""
 
 
-class _Origin(NamedTuple):
+class Origin(NamedTuple):
     scheme: str
     host: str
     port: int
 
 
-def _origin(url: str) -> tuple[_Origin, str]:
+def split_url(url: str) -> tuple[Origin, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebError(f"{url!r} is not an http(s) URL")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return _Origin(parts.scheme, parts.hostname, port), target
+    return Origin(parts.scheme, parts.hostname, port), target
 
 
 class _Links(HTMLParser):
@@ -70,7 +70,7 @@ class _Links(HTMLParser):
                 self.urls.append(absolute)
 
 
-class _Timings:
+class Timings:
     """The page's first resolution, handshake and TLS (what a browser's waterfall shows first)."""
 
     def __init__(self) -> None:
@@ -84,15 +84,16 @@ class _Timings:
             setattr(self, name, round(ms, 3))
 
 
-class _Connection:
+class Connection:
     """One keep-alive HTTP/1.1 connection to an origin."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
         self.h11 = h11.Connection(h11.CLIENT)
+        self.received = 0  # body octets of the response being read, for a caller's progress
 
-    async def get(self, origin: _Origin, target: str, limit: int) -> tuple[int, bytes, float]:
+    async def get(self, origin: Origin, target: str, limit: int) -> tuple[int, bytes, float]:
         """(status, body, ms to the first response byte); raises on a failed or stalled fetch."""
         host = origin.host if ":" not in origin.host else f"[{origin.host}]"
         default = 443 if origin.scheme == "https" else 80
@@ -107,6 +108,7 @@ class _Connection:
         t0 = time.perf_counter()
         await self.writer.drain()
         status, body, ttfb = 0, bytearray(), 0.0
+        self.received = 0
         while True:
             event = self.h11.next_event()
             if event is h11.NEED_DATA:
@@ -118,6 +120,7 @@ class _Connection:
                 status = event.status_code
             elif isinstance(event, h11.Data):
                 body += event.data
+                self.received = len(body)
                 if len(body) > limit:
                     raise WebError(f"larger than {limit} octets")
             elif isinstance(event, h11.EndOfMessage):
@@ -144,10 +147,10 @@ class _NotReusable(Exception):
         self.result = (status, body, ttfb)
 
 
-class _Host:
+class Host:
     """One origin of the page: resolved once, then up to PER_HOST connections."""
 
-    def __init__(self, origin: _Origin, timings: _Timings, tls: ssl.SSLContext | None) -> None:
+    def __init__(self, origin: Origin, timings: Timings, tls: ssl.SSLContext | None) -> None:
         self.origin = origin
         self.timings = timings
         self.tls = tls
@@ -166,7 +169,7 @@ class _Host:
                 self._address = infos[0]
             return self._address
 
-    async def connect(self) -> _Connection:
+    async def connect(self) -> Connection:
         family, kind, proto, _, addr = await self._resolve()
         loop = asyncio.get_running_loop()
         sock = socket.socket(family, kind, proto)
@@ -186,25 +189,25 @@ class _Host:
                 writer.start_tls(self.tls, server_hostname=self.origin.host), OBJECT_TIMEOUT_S
             )
             self.timings.first("tls_ms", (time.perf_counter() - t0) * 1000)
-        return _Connection(reader, writer)
+        return Connection(reader, writer)
 
 
 class _Page:
     def __init__(self, tls: ssl.SSLContext | None) -> None:
         self.tls = tls
-        self.timings = _Timings()
-        self.hosts: dict[_Origin, _Host] = {}
+        self.timings = Timings()
+        self.hosts: dict[Origin, Host] = {}
         self.objects = 0
         self.failed = 0
         self.bytes = 0
         self.errors: list[dict[str, str]] = []
         # The document's connection, kept alive for the first worker of its origin to reuse.
-        self.spare: dict[_Origin, _Connection] = {}
+        self.spare: dict[Origin, Connection] = {}
 
-    def host(self, origin: _Origin) -> _Host:
+    def host(self, origin: Origin) -> Host:
         if origin not in self.hosts:
             tls = (self.tls or ssl.create_default_context()) if origin.scheme == "https" else None
-            self.hosts[origin] = _Host(origin, self.timings, tls)
+            self.hosts[origin] = Host(origin, self.timings, tls)
         return self.hosts[origin]
 
     def fail(self, url: str, why: str) -> None:
@@ -214,10 +217,10 @@ class _Page:
 
     async def fetch_all(self, urls: list[str]) -> None:
         """Every object, at most PER_HOST connections per origin, each reused while it can be."""
-        queues: dict[_Origin, list[tuple[str, str]]] = {}
+        queues: dict[Origin, list[tuple[str, str]]] = {}
         for url in urls:
             try:
-                origin, target = _origin(url)
+                origin, target = split_url(url)
             except (WebError, ValueError) as exc:
                 self.fail(url, str(exc))
                 continue
@@ -229,7 +232,7 @@ class _Page:
         ]
         await asyncio.gather(*workers)
 
-    async def _worker(self, origin: _Origin, queue: list[tuple[str, str]]) -> None:
+    async def _worker(self, origin: Origin, queue: list[tuple[str, str]]) -> None:
         host = self.host(origin)
         conn = self.spare.pop(origin, None)
         try:
@@ -261,12 +264,47 @@ class _Page:
                 await conn.close()
 
 
+class Session:
+    """Requests one after the other to one origin over one keep-alive connection, a new one
+    opened when the server closes it (what a video player does with its segments)."""
+
+    def __init__(self, origin: Origin, tls: ssl.SSLContext | None = None) -> None:
+        self.timings = Timings()
+        self._host = Host(origin, self.timings, tls if origin.scheme == "https" else None)
+        self._conn: Connection | None = None
+
+    async def get(self, target: str, limit: int) -> tuple[int, bytes]:
+        """(status, body); raises OSError, TimeoutError (stalled), WebError, h11.ProtocolError
+        or ssl.SSLError, after which the next get starts on a new connection."""
+        if self._conn is None:
+            self._conn = await self._host.connect()
+        try:
+            status, body, _ = await self._conn.get(self._host.origin, target, limit)
+        except _NotReusable as done:
+            status, body, _ = done.result
+            await self.close()
+        except BaseException:
+            await self.close()
+            raise
+        return status, body
+
+    @property
+    def received(self) -> int:
+        """Body octets of the response being read so far (0 between requests)."""
+        return self._conn.received if self._conn is not None else 0
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+
 async def fetch_page(
     url: str, tls: ssl.SSLContext | None = None, page_timeout_s: float = PAGE_TIMEOUT_S
 ) -> dict[str, Any]:
     """Load the page at `url` and what it links; raises WebError only when the document itself
     cannot be had (then nothing else would load either)."""
-    origin, target = _origin(url)
+    origin, target = split_url(url)
     page = _Page(tls)
     t0 = time.perf_counter()
     host = page.host(origin)
