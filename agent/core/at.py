@@ -27,6 +27,8 @@ _FINAL_PREFIXES = ("+CME ERROR:", "+CMS ERROR:")
 # Unsolicited codes that are plain words rather than "+NAME: ..." (boot and call notices).
 _URC_WORDS = ("RDY", "RING", "SMS DONE", "PB DONE", "POWERED DOWN", "NORMAL POWER DOWN")
 _URC_MARKS = "+^!#%$*"
+_NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+_SHORT_COMMANDS = "EIZQVXH&"  # ATE0, ATI, ATZ, ATQ0, ATV1, ...
 
 
 def ascii_digits(text):
@@ -95,13 +97,30 @@ def response_prefix(command):
 
 def looks_unsolicited(line):
     # type: (str) -> bool
-    """Whether a line has the shape of an unsolicited code ("+NAME: ..." or a known word)."""
+    """Whether a line has the shape of an unsolicited code: "+NAME: ...", a bare "^NAME" (boot
+    notices such as ^SYSSTART, +PBREADY) or a known word."""
     if line in _URC_WORDS:
         return True
     if len(line) < 2 or line[0] not in _URC_MARKS:
         return False
     colon = line.find(":")
+    if colon < 0:
+        return len(line) <= 32 and all(ch in _NAME_CHARS for ch in line[1:])
     return 1 < colon <= 32
+
+
+def looks_like_echo(line):
+    # type: (str) -> bool
+    """Whether a line is a command line echoed back ("AT", "AT+CSQ", "ATE0"): never an answer,
+    whichever command is in flight. An "AT" that a resync sent and the modem echoed late must not
+    become the manufacturer of the +CGMI that follows."""
+    upper = line.upper()
+    if upper[:2] != "AT":
+        return False
+    rest = upper[2:]
+    if not rest or rest[0] in _URC_MARKS:
+        return True
+    return rest[0] in _SHORT_COMMANDS and all("0" <= ch <= "9" for ch in rest[1:])
 
 
 def _decode(raw):
@@ -125,6 +144,13 @@ class ATSession:
         self._discarding = False  # inside an overlong line: drop up to its terminator
         self._pending = None  # the command in flight
         self._prefix = ""
+        # prefixes that only another command's answer carries: seen while this command is in
+        # flight, they mark the next final as that (late) answer's, unless ours came first
+        self._foreign = ()  # type: tuple
+        self._marks = ()  # type: tuple
+        self._late = False
+        # a late answer that began while no command was in flight: its final is still to come
+        self._late_idle = False
         self._deadline = 0.0
         self._lines = []
         self._truncated = False
@@ -132,6 +158,7 @@ class ATSession:
         self.noise_lines = 0
         self.overlong_lines = 0
         self.stray_finals = 0
+        self.late_answers = 0
 
     @property
     def busy(self):
@@ -144,8 +171,11 @@ class ATSession:
         """Clock reading at which the command in flight times out (None when idle)."""
         return self._deadline if self._pending is not None else None
 
-    def command(self, text, now, timeout_s):
-        # type: (str, float, float) -> bytes
+    def command(self, text, now, timeout_s, foreign=()):
+        # type: (str, float, float, tuple) -> bytes
+        """The bytes to send `text`. `foreign`: information-line prefixes that only the answers
+        of other commands carry (never unsolicited); the OK or ERROR that follows one of them is
+        that late answer's final, not ours."""
         if self._pending is not None:
             raise ATError("command %r sent while %r is in flight" % (text, self._pending))
         if not text[:2].upper() == "AT" or len(text) > self.max_line:
@@ -155,6 +185,10 @@ class ATSession:
                 raise ATError("command %r holds a control or non-ASCII character" % (text[:40],))
         self._pending = text
         self._prefix = response_prefix(text)
+        self._marks = tuple(prefix for prefix in foreign if prefix)
+        self._foreign = tuple(prefix for prefix in self._marks if prefix != self._prefix)
+        self._late = self._late_idle
+        self._late_idle = False
         self._deadline = now + timeout_s
         self._lines = []
         self._truncated = False
@@ -164,6 +198,7 @@ class ATSession:
         # type: () -> None
         """Forget the command in flight and partial input (after the port was reopened)."""
         self._pending = None
+        self._late_idle = False
         self._buffer = b""
         self._discarding = False
         self._lines = []
@@ -207,21 +242,48 @@ class ATSession:
             return
         if not line:
             return
-        pending = self._pending
-        if pending is None:
-            if is_final(line) or line.upper().startswith("AT"):
-                self.stray_finals += 1  # the tail of a timed-out command, or a late echo
-            else:
-                events.append(URC(line))
-            return
+        if self._pending is None:
+            self._idle_line(line, events)
+        elif is_final(line):
+            self._final(line, events)
+        else:
+            self._information(line, events)
+
+    def _idle_line(self, line, events):
         if is_final(line):
-            events.append(Response(pending, self._lines, line, self._truncated))
-            self._pending = None
+            self.stray_finals += 1  # the tail of a timed-out command
+            self._late_idle = False
+            return
+        upper = line.upper()
+        if looks_like_echo(line) or (self._marks and upper.startswith(self._marks)):
+            # the echo or an answer line of a command that timed out: its final is to come
+            self._late_idle = True
+        if upper.startswith("AT"):
+            self.stray_finals += 1
+        else:
+            events.append(URC(line))
+
+    def _final(self, line, events):
+        if self._late:
+            # a modem answers in order: after another command's echo or a line only that
+            # command's answer carries, the next final ends that (late) answer; ours follows
+            self.late_answers += 1
+            self._late = False
             self._lines = []
             return
-        if line.upper() == pending.upper():
-            return  # echo (ATE1)
-        if looks_unsolicited(line) and not (self._prefix and line.upper().startswith(self._prefix)):
+        events.append(Response(self._pending, self._lines, line, self._truncated))
+        self._pending = None
+        self._lines = []
+
+    def _information(self, line, events):
+        upper = line.upper()
+        if looks_like_echo(line):
+            if upper != (self._pending or "").upper():
+                self._late = True  # the echo of another command: its answer may follow
+            return  # an echo (ATE1) is never an answer
+        if self._foreign and upper.startswith(self._foreign):
+            self._late = True
+        if looks_unsolicited(line) and not (self._prefix and upper.startswith(self._prefix)):
             events.append(URC(line))
             return
         if len(self._lines) < self.max_lines:

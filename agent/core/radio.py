@@ -14,7 +14,7 @@ returns the reasons (a list of short texts); they become the poll's notes. A tim
 poll: the modem is not answering and the driver must recover.
 """
 
-from agent.core.at import URC, Response, Timeout
+from agent.core.at import URC, Response, Timeout, response_prefix
 
 TECHS = ("GSM", "UMTS", "LTE", "NR5G-NSA", "NR5G-SA")
 CELL_KEYS = (
@@ -32,7 +32,11 @@ CELL_KEYS = (
 )
 CA_KEYS = ("role", "band", "arfcn", "pci", "bandwidth_mhz", "rsrp_dbm", "rsrq_db", "sinr_db")
 MAX_CA = 8
+# answer prefixes a modem also sends unsolicited (registration, SIM and level reports): seeing one
+# says nothing about whose answer is on the line
+UNSOLICITED_TOO = ("+CREG:", "+CGREG:", "+CEREG:", "+C5GREG:", "+CPIN:", "^HCSQ:")
 MAX_URCS = 16
+IDENTITY_KEYS = ("dialect", "manufacturer", "model", "revision")
 MAX_NOTES = 16
 
 # what every record's access-link context carries: enough to read a result against the link
@@ -176,6 +180,13 @@ class Poller:
         self.urcs = []  # the latest unsolicited codes seen during the poll
         self.urc_count = 0
         self.rebooted = False  # the modem announced a (re)boot during the poll
+        # the prefixes only this plan's answers carry: a late answer to one of its commands is
+        # told by them from the answer to the command in flight
+        self._answer_prefixes = tuple(
+            prefix
+            for prefix in (response_prefix(step[0]) for step in steps)
+            if prefix and prefix not in UNSOLICITED_TOO
+        )
 
     def start(self, now):
         # type: (float) -> bytes
@@ -198,7 +209,7 @@ class Poller:
             self.done = True
             return b""
         step = self.steps[self._index]
-        return self.session.command(step[0], now, self._timeout(step))
+        return self.session.command(step[0], now, self._timeout(step), self._answer_prefixes)
 
     def _timeout(self, step):
         cap = self.timeout_cap_s
@@ -217,8 +228,7 @@ class Poller:
                     if self.reboot_ends_poll and not self.done:
                         # the command in flight died with the reboot: do not wait for its timeout
                         self.session.reset()
-                        self.failed = "the modem rebooted during %s" % self.steps[self._index][0]
-                        self.done = True
+                        self._abort("the modem rebooted during %s" % self.steps[self._index][0])
             elif isinstance(event, Response) and not self.done:
                 step = self.steps[self._index]
                 self._apply(step, event)
@@ -226,9 +236,20 @@ class Poller:
                 out += self._send(now)
             elif isinstance(event, Timeout) and not self.done:
                 limit = self._timeout(self.steps[self._index])
-                self.failed = "no answer to %s within %gs" % (event.command, limit)
-                self.done = True
+                self._abort("no answer to %s within %gs" % (event.command, limit))
         return out
+
+    def _abort(self, reason):
+        """End the poll early. What it read so far is dropped: a poll cut short mixes coarse
+        readings with the finer ones that were still to come (+CSQ's RSSI where the vendor's
+        table would have refined it), so its readings are nulled, with `failed` as the reason;
+        the identity stays."""
+        self.failed = reason
+        self.done = True
+        fresh = new_snapshot()
+        for key in fresh:
+            if key not in IDENTITY_KEYS:
+                self.snapshot[key] = fresh[key]
 
     def _apply(self, step, response):
         parser = step[1] if response.ok else (step[3] if len(step) > 3 else None)

@@ -36,6 +36,7 @@ class ModemEmulator:
         self._timers: list[asyncio.TimerHandle] = []
         self._hang_done = False  # the one-shot faults, once per emulator run
         self._reboot_done = False
+        self.reboots = 0  # reboots done, for tests
         self._reset_power_state()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -134,6 +135,12 @@ class ModemEmulator:
 
     # -- modem behaviour -------------------------------------------------------------------
 
+    def reboot_again(self, after: int) -> None:
+        """Arm the one-shot reboot once more: the `after`-th command from now is lost to it."""
+        self.scenario.behaviour["reboot_after"] = after
+        self.commands = 0
+        self._reboot_done = False
+
     def _reset_power_state(self) -> None:
         self.echo: bool = self.scenario.behaviour["echo"]
         self.state = dict(self.scenario.state)
@@ -188,6 +195,7 @@ class ModemEmulator:
             and self.commands >= behaviour["reboot_after"]
         ):
             self._reboot_done = True
+            self.reboots += 1
             self._cancel_timers()
             self._reset_power_state()
             self._boot()

@@ -196,3 +196,48 @@ def test_response_prefix_names_the_command():
     assert response_prefix("AT#RFSTS") == "#RFSTS:"
     assert response_prefix("AT+COPS=3,2;+COPS?") == "+COPS:"
     assert response_prefix("ATI") == ""
+
+
+PLAN_PREFIXES = ("+COPS:", "+CESQ:", "+QENG:", "+CSQ:")
+
+
+def test_a_late_answer_in_flight_is_told_by_its_prefix_and_its_final_skipped():
+    # AT+CSQ timed out; its answer arrives while AT+CESQ is in flight: its OK is not CESQ's
+    session = ATSession()
+    session.command("AT+CESQ", 0.0, 1.0, PLAN_PREFIXES)
+    late = b"\r\n+CSQ: 21,99\r\n\r\nOK\r\n"
+    ours = b"\r\n+CESQ: 99,99,255,255,20,46\r\n\r\nOK\r\n"
+    for step in (0, 1, 7):
+        session.reset()
+        session.command("AT+CESQ", 0.0, 1.0, PLAN_PREFIXES)
+        events = _feed(session, late + ours, 0.1, step)
+        responses = [event for event in events if isinstance(event, Response)]
+        assert [r.lines for r in responses] == [["+CESQ: 99,99,255,255,20,46"]], step
+    assert session.late_answers == 3  # once per feeding
+
+
+def test_a_late_answer_that_began_while_idle_still_owns_its_final():
+    session = ATSession()
+    session.command("AT+QENG", 0.0, 1.0, PLAN_PREFIXES)
+    assert _feed(session, b"\r\n+QENG: 1\r\n\r\nOK\r\n", 0.1)[0].lines == ["+QENG: 1"]
+    # the same command's answer delivered a second time (a retry): its first line while idle
+    assert [event.line for event in _feed(session, b"\r\n+QENG: 1\r\n", 0.2)] == ["+QENG: 1"]
+    session.command("AT+CSQ", 0.3, 1.0, PLAN_PREFIXES)
+    [event] = _feed(session, b"\r\nOK\r\n\r\n+CSQ: 9,99\r\n\r\nOK\r\n", 0.4)
+    assert event.lines == ["+CSQ: 9,99"]
+
+
+def test_another_commands_echo_is_never_an_answer_line():
+    # a resync's "AT" echoed late must not become the manufacturer +CGMI reads (issue 15)
+    session = ATSession()
+    session.command("AT+CGMI", 0.0, 1.0)
+    [event] = _feed(session, b"AT\r\r\nOK\r\n\r\nQuectel\r\n\r\nOK\r\n", 0.1)
+    assert event.lines == ["Quectel"]
+
+
+def test_bare_boot_notices_are_unsolicited():
+    session = ATSession()
+    session.command("AT+CGMI", 0.0, 1.0)
+    events = _feed(session, b"\r\n^SYSSTART\r\n\r\n+PBREADY\r\n\r\nHUAWEI\r\n\r\nOK\r\n", 0.1)
+    assert [event.line for event in events[:2]] == ["^SYSSTART", "+PBREADY"]
+    assert events[2].lines == ["HUAWEI"]

@@ -172,6 +172,50 @@ async def test_a_modem_that_reboots_mid_poll_is_read_again(emulator: StartEmulat
     assert time.monotonic() - started < 5
 
 
+def _leaves(value: Any, path: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {
+            k: v for key, item in value.items() for k, v in _leaves(item, f"{path}.{key}").items()
+        }
+    if isinstance(value, list):
+        return {
+            k: v for i, item in enumerate(value) for k, v in _leaves(item, f"{path}[{i}]").items()
+        }
+    return {path: value}
+
+
+async def test_a_reboot_anywhere_in_200_polls_never_gives_a_wrong_value(
+    emulator: StartEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the RDY-mid-poll scenario, the reboot moved through every command of identification and
+    # plan, 200 times over one driver: no field may ever differ from the healthy modem's
+    monkeypatch.setattr(driver_module, "RESYNC_TIMEOUT_S", 0.05)
+    expected, _ = await _poll((await emulator("simcom")).port)
+    truth = _leaves(expected)
+    emu = await emulator("simcom", "reboot")
+    emu.scenario.behaviour["boot_ms"] = 2
+    emu.scenario.behaviour["echo"] = True  # as a real module, it comes back from a reset with ATE1
+    # each poll identifies the modem again, so the reboot also lands inside +CGMI/+CGMM/+CGMR
+    positions = len(dialects.IDENTIFY) + len(dialects.plan("simcom"))
+    drv = _driver(emu.port, command_timeout_s=2.0, boot_wait_s=0.5)
+    wrong: list[tuple[int, str, Any]] = []
+    complete = recovered = 0
+    try:
+        for poll in range(200):
+            emu.reboot_again(1 + poll % positions)
+            drv.identity = None
+            snapshot = await drv.poll()
+            recovered += len(drv.take_recoveries())
+            leaves = _leaves(snapshot)
+            wrong += [(poll, k, v) for k, v in leaves.items() if v is not None and truth[k] != v]
+            complete += leaves == truth
+    finally:
+        await drv.aclose()
+    assert wrong == []
+    assert complete == 200  # and the driver's recovery brought every poll back in full
+    assert recovered == emu.reboots == 200  # each poll had its reboot, and came back from it
+
+
 async def test_a_hung_modem_without_a_power_cycle_hook_is_reported_down(
     emulator: StartEmulator,
 ) -> None:

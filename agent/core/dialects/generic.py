@@ -12,6 +12,7 @@ from agent.core.dialects.fields import (
     integer,
     lines_after,
     location_area,
+    params,
     plmn,
 )
 from agent.core.radio import fill, nr_leg, update
@@ -131,10 +132,25 @@ def _tracking_area(text):
     return hexadecimal(text, 6)
 
 
+def _unsolicited_registration(rest):
+    raw = rest.split(",")
+    return len(raw) > 1 and raw[1].strip()[:1] == '"'
+
+
 def _registration(snapshot, lines, prefix, id_digits, area=_tracking_area):
     """+CxREG: <n>,<stat>[,[<lac/tac>],[<ci>],[<AcT>]...]. Keeps the best state across domains;
-    at equal rank the later (newer-generation) domain wins, so 5GS beats EPS beats CS."""
-    for fields in lines_after(lines, prefix):
+    at equal rank the later (newer-generation) domain wins, so 5GS beats EPS beats CS.
+
+    The unsolicited form, +CxREG: <stat>[,"<lac/tac>","<ci>",<AcT>], carries the same prefix and
+    may arrive inside the answer: it is told by its quoted second field (the answer's is the bare
+    <stat>) and skipped, so its TAC is never read as a state nor its AcT as a cell id."""
+    for line in lines:
+        rest = after(line, prefix)
+        if rest is None or _unsolicited_registration(rest):
+            continue
+        fields = params(rest)
+        if integer(at(fields, 0), 0, 5) is None:
+            continue
         stat = integer(at(fields, 1))
         if stat is None:
             continue
