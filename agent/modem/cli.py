@@ -126,3 +126,9 @@ def _show(snapshot: dict[str, Any]) -> None:
     console = _console()
     console.print(head)
     console.print(cells)
+    reasons = snapshot.get("null_reasons")
+    if reasons:  # the modemmanager source says why each "—" is one
+        why = Table(title="why not known", show_header=False)
+        for path, reason in reasons.items():
+            why.add_row(path, reason)
+        console.print(why)

@@ -131,6 +131,12 @@ async def test_modem_info_through_modemmanager_is_the_at_paths_snapshot(
     setups = [body for member, body in service.calls if member == "Setup"]
     assert setups == [[30], [0]]
     assert service.modem[SIGNAL].values["Rate"] == 0
+    if scenario == "nsa":  # a technician's view: the table, and why each "—" is one
+        code, out, err = await qiyas(
+            "modem", "info", "--source", "modemmanager", address=bus.address
+        )
+        assert code == 0 and out == ""
+        assert "RM520N-GL" in err and "why not known" in err and "nr.band" in err
 
 
 async def test_what_modemmanager_does_not_know_is_null_with_its_reason(
