@@ -13,12 +13,14 @@ keeps the probe's picture of the present; the drop is never silent.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from agent.core import record
 from agent.core.errors import QiyasError
 
 _SCHEMA = """
@@ -77,6 +79,8 @@ class Outbox:
         self.db.execute("PRAGMA journal_size_limit=1048576")
         self.db.executescript(_SCHEMA)
         with self._tx():
+            if not self._get("epoch"):  # a new outbox: see agent.core.record.first_epoch
+                self._set("epoch", record.first_epoch(os.urandom(4)) - 1)
             self.epoch = self._bump("epoch")
         self._depth = self._count()
         self._issued = self._get("next_seq")

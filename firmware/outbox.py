@@ -17,6 +17,7 @@ them; no os.path on MicroPython, hence string paths.
 import json
 import os
 
+from agent.core import record
 from agent.core.errors import QiyasError
 
 STATE = "state.json"
@@ -42,6 +43,15 @@ def _make_dirs(path):
         at = at + "/" + part if at or path.startswith("/") else part
         if part and not _exists(at):
             os.mkdir(at)
+
+
+def _random4():
+    try:
+        return os.urandom(4)  # the chip's hardware generator
+    except AttributeError:  # ports without it (webassembly): random, seeded at start
+        import random
+
+        return random.getrandbits(32).to_bytes(4, "big")
 
 
 def write_atomic(path, data):
@@ -99,7 +109,10 @@ class Outbox:
             self.recovered = "state.json missing: rebuilt from the records on flash"
         # Rebuilt: continue after everything on flash. Numbers of records already acknowledged
         # and removed cannot be known, hence a new epoch well clear of the old ones.
-        epoch = max([e for _, e in self._keys] + [0]) + (1000 if self.recovered else 0)
+        if self._keys:
+            epoch = max(e for _, e in self._keys) + (1000 if self.recovered else 0)
+        else:  # a new outbox (or one emptied with its state): agent.core.record.first_epoch
+            epoch = record.first_epoch(_random4()) - 1
         next_seq = self._keys[-1][0] + 1 if self._keys else 1
         return epoch, next_seq
 

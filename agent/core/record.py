@@ -121,6 +121,18 @@ def _check_uint(name, x, limit=0xFFFFFFFFFFFFFFFF):
         raise RecordError("%s must be an unsigned integer" % name)
 
 
+def first_epoch(random4):
+    # type: (bytes) -> int
+    """The boot epoch a new outbox starts at, from 4 random bytes: 1..2^31-1.
+
+    Identities are (probe, epoch, seq) and seq restarts with an outbox, so an outbox made after
+    one was lost (card replaced, re-flashed) must not count epochs from 1 again, or its records
+    take the identities of stored ones (issue 19). Later boots count up from here, with 2^31
+    boots of room within the schema's uint32.
+    """
+    return (int.from_bytes(random4[:4], "big") & 0x7FFFFFFF) or 1
+
+
 def valid_probe_id(probe):
     # type: (object) -> bool
     """Probe ids are also MQTT topic levels: 1..64 of [A-Za-z0-9._-]."""
