@@ -3,6 +3,8 @@ aggregates per operator / region / technology (optionally per time bucket), prob
 
 Percentiles are `percentile_cont` (linear interpolation): computed by PostgreSQL itself, and in
 Python for SQLite, which lacks it; the tests run both and expect the same numbers.
+When the roll-ups can answer an aggregate (collector.rollups), it is read from their sketches,
+within their stated relative error, and each group says so (`source`, `relative_error`).
 """
 
 from __future__ import annotations
