@@ -142,6 +142,7 @@ class ModemEmulator:
         self._reboot_done = False
 
     def _reset_power_state(self) -> None:
+        self.second_act = False  # the scenario's [then] answers apply
         self.echo: bool = self.scenario.behaviour["echo"]
         self.state = dict(self.scenario.state)
         self.hung = False
@@ -164,6 +165,9 @@ class ModemEmulator:
 
     def _booted(self) -> None:
         self.booting = False
+        then_after_s = self.scenario.behaviour["then_after_s"]
+        if then_after_s and self.scenario.then:
+            self._later(then_after_s, self._second_act)
         self._write(
             b"".join(b"\r\n%s\r\n" % line.encode() for line in self.scenario.behaviour["boot_urcs"])
         )
@@ -247,6 +251,10 @@ class ModemEmulator:
             info += lines[:-1]
         return [*info, "OK"]
 
+    def _second_act(self) -> None:
+        """The scenario's [then] answers from now on (until a power cycle starts it again)."""
+        self.second_act = True
+
     def _one(self, command: str) -> list[str]:
         upper = command.upper()
         if upper in ("AT", "ATZ"):
@@ -254,7 +262,9 @@ class ModemEmulator:
         if upper in ("ATE0", "ATE1"):
             self.echo = upper == "ATE1"
             return ["OK"]
-        answer = self.scenario.responses.get(upper)
+        answer = self.scenario.then.get(upper) if self.second_act else None
+        if answer is None:
+            answer = self.scenario.responses.get(upper)
         if isinstance(answer, str):
             return answer_lines(answer)
         base, _, args = upper[2:].partition("=")

@@ -13,6 +13,9 @@ Both files have the same shape:
     [responses."AT+COPS?"]          # an answer that depends on the last AT+COPS=<args>
     "3,2" = '+COPS: 0,2,"26201",13'
     [dialect.quectel.responses]     # situations only: answers for one model
+    [then.responses]                # from behaviour.then_after_s after boot, these answers
+                                    #   replace the first ones (a handover, a developing fault);
+                                    #   also [dialect.quectel.then.responses]
 
 Unknown commands answer ERROR; `AT+X=<args>` without an entry is stored as state and answers OK.
 """
@@ -40,6 +43,7 @@ BEHAVIOUR: dict[str, Any] = {
     "urc_burst": 0,  # ... this many of them per answer
     "garbage_hex": "",  # bytes (hex) sent before every answer: line noise
     "reenumerate": False,  # a power cycle gives a new PTY, as USB re-enumeration does
+    "then_after_s": 0.0,  # seconds after boot when the [then] answers apply (0: never)
 }
 
 
@@ -59,6 +63,7 @@ class Scenario:
         behaviour: dict[str, Any],
         state: dict[str, str],
         responses: dict[str, Answer],
+        then: dict[str, Answer] | None = None,
     ) -> None:
         self.dialect = dialect
         self.name = name
@@ -66,6 +71,7 @@ class Scenario:
         self.behaviour = behaviour
         self.state = state
         self.responses = responses
+        self.then: dict[str, Answer] = then if then is not None else {}  # the second act
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -109,6 +115,8 @@ def _layer(origin: str, data: dict[str, Any], scenario: Scenario) -> None:
         scenario.state[key.upper()] = str(value)
     for command, answer in data.get("responses", {}).items():
         scenario.responses[command.upper()] = _check_answer(origin, command, answer)
+    for command, answer in data.get("then", {}).get("responses", {}).items():
+        scenario.then[command.upper()] = _check_answer(origin, command, answer)
 
 
 def load(dialect: str, name: str = "healthy") -> Scenario:

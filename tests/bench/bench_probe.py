@@ -1,7 +1,8 @@
 """Benchmark the probe on a shaped link against the reference tools, measured in the same run:
 
   capacity   ours (`qiyas probe capacity`) vs iperf3 -P N (-O 1), both directions, at 50, 200,
-             1000 Mbit/s and unshaped; medians and the ratio ours/iperf3
+             1000 Mbit/s and unshaped; medians and the ratio ours/iperf3; our stability figure
+             (CV of the steady window, docs/methodology.md §3.2) and how many runs found one
   cpu        CPU seconds (client + server processes) per GB moved on the veth, ours vs iperf3
   idle RTT   ours (STAMP) vs ping, median of the per-packet RTTs, on the idle link
   bufferbloat  loaded-latency increase (median under load − idle median) vs the tbf queue
@@ -74,7 +75,8 @@ def ours(link: ShapedLink, port: int, server_pid: int, duration: float, streams:
         out = probe(link, port, "capacity", "--duration", str(duration), "--streams", str(streams))
     doc = json.loads(out.stdout)
     cap = doc["capacity"]
-    return cap["down_mbps"], cap["up_mbps"], m.cpu / (m.bytes / 1e9)
+    steady = [(cap[d]["cv"], cap[d]["steady"]) for d in ("down", "up")]
+    return cap["down_mbps"], cap["up_mbps"], m.cpu / (m.bytes / 1e9), steady
 
 
 def iperf(link: ShapedLink, duration: float, streams: int):
@@ -122,6 +124,9 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per direction")
     parser.add_argument("--streams", type=int, default=4)
+    parser.add_argument(
+        "--rates", type=float, nargs="*", help="Mbit/s to shape to (default 50 200 1000, unshaped)"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("needs root (network namespaces, tc)", file=sys.stderr)
@@ -133,8 +138,9 @@ def main() -> int:
             f"median of {args.reps}; CPU s/GB: client + server CPU per GB on the veth"
         )
         header = ("rate", "dir", "ours", "iperf3", "ratio", "ours s/GB", "iperf3 s/GB", "ratio")
-        print("{:>9} {:>4} {:>9} {:>9} {:>6}   {:>9} {:>11} {:>6}".format(*header))
-        for rate in RATES:
+        print("{:>9} {:>4} {:>9} {:>9} {:>6}   {:>9} {:>11} {:>6}   {:>6} {:>6}".format(
+            *header, "CV", "steady"))  # fmt: skip
+        for rate in RATES if args.rates is None else args.rates:
             link.shape(rate, rate, 50)
             reps = range(args.reps)
             o = [ours(link, port, server.pid, args.duration, args.streams) for _ in reps]
@@ -148,9 +154,12 @@ def main() -> int:
             for k, name in ((0, "down"), (1, "up")):
                 mo, mi = median([x[k] for x in o]), median([x[k] for x in i])
                 label = f"{rate:g}M" if rate else "unshaped"
+                cvs = [x[3][k][0] for x in o if x[3][k][0] is not None]
+                cv = f"{median(cvs):6.3f}" if cvs else f"{'-':>6}"
+                steady = f"{sum(x[3][k][1] for x in o)}/{len(o)}"
                 print(
                     f"{label:>9} {name:>4} {mo:9.1f} {mi:9.1f} {mo / mi:6.3f}   "
-                    f"{cpu_o:9.2f} {cpu_i:11.2f} {cpu_o / cpu_i:6.2f}"
+                    f"{cpu_o:9.2f} {cpu_i:11.2f} {cpu_o / cpu_i:6.2f}   {cv} {steady:>6}"
                 )
 
         link.shape(50, 50, 50)
