@@ -34,6 +34,7 @@ BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
 
 CommandHandler = Callable[[bytes], Awaitable[None]]
+AckHandler = Callable[[int, int, int], None]  # (epoch, seq, status) of each acknowledgement
 
 
 def backoff_delay(attempt: int, rng: random.Random = random._inst) -> float:
@@ -79,11 +80,13 @@ class Uplink:
         outbox: Outbox,
         status: dict[str, Any],
         on_command: CommandHandler | None = None,
+        on_ack: AckHandler | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
         self.status = status
         self.on_command = on_command
+        self.on_ack = on_ack  # qiyas doctor waits on its test record's
         self.probe = config.probe_id
         self._wake = asyncio.Event()
         self._inflight: set[int] = set()
@@ -199,10 +202,12 @@ class Uplink:
             return
         removed = self.outbox.acknowledge([(epoch, seq) for epoch, seq, _ in entries])
         self.acknowledged += removed
-        for _, seq, status in entries:
+        for epoch, seq, status in entries:
             self._inflight.discard(seq)
             if status == acks.QUARANTINED:
                 log.error("collector quarantined record seq %d: check the collector's log", seq)
+            if self.on_ack is not None:
+                self.on_ack(epoch, seq, status)
         if self.outbox.depth == 0:
             self.drained.set()
         self._wake.set()

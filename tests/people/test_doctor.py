@@ -1,18 +1,62 @@
-"""`qiyas doctor` against the emulated modem and ONT, a real measurement server and a real broker
-with mutual TLS: a healthy install passes; each fault yields its own fail line with its fix."""
+"""`qiyas doctor` against the emulated modem and ONT, a real measurement server, a real broker
+with mutual TLS and a real collector: a healthy install passes; each fault yields its own fail
+line with its fix."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PKI, PROBE, Identity, TlsBroker, provision, run_qiyas
+from conftest import (
+    PKI,
+    PROBE,
+    Identity,
+    TlsBroker,
+    provision,
+    run_qiyas,
+    start_collector,
+    tls_args,
+)
 
+from agent.outbox import peek
+from collector.store import open_store
 from hil.ont.stick_sshd import SSHD, StickSshd
+
+Register = Callable[[dict[str, Any]], None]
+
+
+class Collector:
+    """`qiyas collector run` on the test's broker; register(bundle) adds a provisioned probe's
+    key to its registry, as the regulator does with the bundle."""
+
+    def __init__(self, tmp_path: Path, broker: TlsBroker, pki: PKI) -> None:
+        self.db = tmp_path / "collector.db"
+        self.bundle = tmp_path / "bundle.json"
+        self.process = start_collector(
+            broker.url, self.db, tmp_path / "collector.log", *tls_args(pki.collector)
+        )
+
+    def register(self, bundle: dict[str, Any]) -> None:
+        self.bundle.write_text(json.dumps(bundle))
+        done = run_qiyas("collector", "keys", "add", "--db", str(self.db), "--bundle",
+                         str(self.bundle), "--json")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    def stored(self) -> list[dict[str, Any]]:
+        with open_store(str(self.db)) as store:
+            return [row.record for row in store.records()]
+
+
+@pytest.fixture
+def collector(tmp_path: Path, tls_broker: TlsBroker, pki: PKI) -> Iterator[Collector]:
+    running = Collector(tmp_path, tls_broker, pki)
+    yield running
+    running.process.stop()
+
 
 STICK_CAPTURES = Path(__file__).resolve().parents[1] / "ont" / "stick_captures"
 
@@ -22,14 +66,18 @@ def install(
     start: Callable[..., dict[str, Any]],
     broker: TlsBroker,
     identity: Identity,
+    collector: Collector,
     modem: str = "healthy",
     ont: str = "healthy",
 ) -> Path:
-    """A provisioned probe whose modem and ONT are emulators in the given scenarios."""
+    """A provisioned probe, registered with the collector, whose modem and ONT are emulators in
+    the given scenarios."""
     port = start("hil", "modem", "--dialect", "quectel", "--scenario", modem)["port"]
     transport = start("hil", "ont", "--listen", "udp://127.0.0.1:0", "--scenario", ont)["listen"]
     server = start("server", "--listen", "127.0.0.1:0", "--json")
-    config, _ = provision(tmp_path, broker.url, identity, "--server", f"127.0.0.1:{server['port']}")
+    where = f"127.0.0.1:{server['port']}"
+    config, bundle = provision(tmp_path, broker.url, identity, "--server", where)
+    collector.register(bundle)
     with config.open("a") as f:
         f.write(f'[modem]\nport = "{port}"\n[ont]\ntransport = "{transport}"\n')
     return config
@@ -43,14 +91,23 @@ def doctor(config: Path) -> tuple[int, dict[str, dict[str, str]]]:
 
 
 def test_healthy_install_passes(
-    tmp_path: Path, start: Callable[..., dict[str, Any]], tls_broker: TlsBroker, pki: PKI
+    tmp_path: Path,
+    start: Callable[..., dict[str, Any]],
+    tls_broker: TlsBroker,
+    pki: PKI,
+    collector: Collector,
 ) -> None:
-    config = install(tmp_path, start, tls_broker, pki.device(PROBE))
+    config = install(tmp_path, start, tls_broker, pki.device(PROBE), collector)
     code, checks = doctor(config)
     assert code == 0
     for name in ("config", "probe key", "modem port", "SIM", "registration", "signal", "ONT",
-                 "optical levels", "measurement server", "broker", "outbox"):  # fmt: skip
+                 "optical levels", "measurement server", "broker", "outbox",
+                 "delivery"):  # fmt: skip
         assert checks[name]["status"] == "pass", checks[name]
+    # The test record went the agent's way: signed, verified and stored by the collector.
+    (test_record,) = [r for r in collector.stored() if r["kind"] == "status"]
+    assert test_record["probe"] == PROBE
+    assert test_record["values"]["event"] == "doctor"
     assert "Quectel" in checks["modem port"]["reason"]
     assert "RSRP" in checks["signal"]["reason"]
     assert "TLS and this probe's certificate accepted" in checks["broker"]["reason"]
@@ -88,6 +145,7 @@ def test_each_fault_fails_with_its_fix(
     start: Callable[..., dict[str, Any]],
     tls_broker: TlsBroker,
     pki: PKI,
+    collector: Collector,
     modem: str,
     ont: str,
     rogue: bool,
@@ -95,7 +153,7 @@ def test_each_fault_fails_with_its_fix(
     reason: str,
     fix: str,
 ) -> None:
-    config = install(tmp_path, start, tls_broker, pki.device(PROBE, rogue), modem, ont)
+    config = install(tmp_path, start, tls_broker, pki.device(PROBE, rogue), collector, modem, ont)
     code, checks = doctor(config)
     assert code == 1
     assert checks[check]["status"] == "fail"
@@ -136,21 +194,31 @@ def test_broker_tls_mistakes(
 
 
 def test_no_sim_does_not_blame_registration_or_signal(
-    tmp_path: Path, start: Callable[..., dict[str, Any]], tls_broker: TlsBroker, pki: PKI
+    tmp_path: Path,
+    start: Callable[..., dict[str, Any]],
+    tls_broker: TlsBroker,
+    pki: PKI,
+    collector: Collector,
 ) -> None:
-    _, checks = doctor(install(tmp_path, start, tls_broker, pki.device(PROBE), modem="no-sim"))
+    config = install(tmp_path, start, tls_broker, pki.device(PROBE), collector, modem="no-sim")
+    _, checks = doctor(config)
     for name in ("registration", "signal"):
         assert checks[name]["status"] == "skip"
         assert checks[name]["reason"] == "the SIM is not ready"
 
 
 def test_missing_modem_port_and_silent_ont(
-    tmp_path: Path, start: Callable[..., dict[str, Any]], tls_broker: TlsBroker, pki: PKI
+    tmp_path: Path,
+    start: Callable[..., dict[str, Any]],
+    tls_broker: TlsBroker,
+    pki: PKI,
+    collector: Collector,
 ) -> None:
     """The modem unplugged, the ONT not answering on the configured address."""
     server = start("server", "--listen", "127.0.0.1:0", "--json")
     where = f"127.0.0.1:{server['port']}"
-    config, _ = provision(tmp_path, tls_broker.url, pki.device(PROBE), "--server", where)
+    config, bundle = provision(tmp_path, tls_broker.url, pki.device(PROBE), "--server", where)
+    collector.register(bundle)
     with config.open("a") as f:
         f.write('[modem]\nport = "/dev/ttyQIYAS-absent"\n')
         f.write('[ont]\ntransport = "udp://127.0.0.1:9"\ntimeout_s = 0.2\nretries = 0\n')
@@ -165,16 +233,44 @@ def test_missing_modem_port_and_silent_ont(
     assert checks["optical levels"]["status"] == "skip"
 
 
-def test_measurement_server_not_answering(tmp_path: Path, tls_broker: TlsBroker, pki: PKI) -> None:
-    config, _ = provision(
+def test_measurement_server_not_answering(
+    tmp_path: Path, tls_broker: TlsBroker, pki: PKI, collector: Collector
+) -> None:
+    config, bundle = provision(
         tmp_path, tls_broker.url, pki.device(PROBE), "--board", "generic-linux",
         "--server", "127.0.0.1:9",
     )  # fmt: skip
+    collector.register(bundle)
     code, checks = doctor(config)
     assert code == 1
     assert checks["measurement server"]["status"] == "fail"
     assert "no STAMP reply from 127.0.0.1:9" in checks["measurement server"]["reason"]
     assert "UDP and TCP port 9" in checks["measurement server"]["fix"]
+
+
+def test_a_record_no_collector_acknowledges_waits_in_the_outbox(
+    tmp_path: Path, tls_broker: TlsBroker, pki: PKI, collector: Collector
+) -> None:
+    """The collector runs but does not know this probe's key yet: it acknowledges nothing, so
+    the doctor warns and its test record stays in the outbox. Once the regulator registers the
+    bundle, the next run delivers that record too: the agent's uplink resends it."""
+    config, bundle = provision(
+        tmp_path, tls_broker.url, pki.device(PROBE), "--board", "generic-linux",
+        "--server", "127.0.0.1:9",
+    )  # fmt: skip
+    _, checks = doctor(config)
+    assert checks["delivery"]["status"] == "warn"
+    assert "no collector acknowledged it in 10 s" in checks["delivery"]["reason"]
+    assert "register this probe's bundle" in checks["delivery"]["fix"]
+    waiting = peek(tmp_path / "state" / "outbox.db").waiting
+    assert len(waiting) == 1
+    collector.register(bundle)
+    _, checks = doctor(config)
+    assert checks["delivery"]["status"] == "pass", checks["delivery"]
+    assert checks["outbox"]["reason"].startswith("1 records waiting")
+    assert not peek(tmp_path / "state" / "outbox.db").waiting
+    stored = [r for r in collector.stored() if r["kind"] == "status"]
+    assert sorted(r["seq"] for r in stored) == [min(waiting), min(waiting) + 1]
 
 
 def test_broken_config_fails_first_and_skips_the_rest(tmp_path: Path) -> None:
@@ -213,11 +309,13 @@ def test_missing_config_is_bad_usage(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("ethtool") is None, reason="ethtool not installed")
 def test_an_sfp_optical_source_is_read_from_the_stick(
-    tmp_path: Path, tls_broker: TlsBroker, pki: PKI
+    tmp_path: Path, tls_broker: TlsBroker, pki: PKI, collector: Collector
 ) -> None:
     """[ont] source = "sfp": the doctor reads the stick's diagnostics, not OMCI. The real ethtool
     against the loopback, which has no module: the fail says so and what to check."""
-    config, _ = provision(tmp_path, tls_broker.url, pki.device(PROBE), "--server", "127.0.0.1:9")
+    device = pki.device(PROBE)
+    config, bundle = provision(tmp_path, tls_broker.url, device, "--server", "127.0.0.1:9")
+    collector.register(bundle)
     with config.open("a") as f:
         f.write('[ont]\nsource = "sfp"\niface = "lo"\n')
     _, checks = doctor(config)
@@ -233,7 +331,7 @@ def test_an_sfp_optical_source_is_read_from_the_stick(
 )
 @pytest.mark.parametrize("scenario", ["lantiq", "lantiq-o1"])
 def test_a_stick_shell_source_is_read_over_ssh(
-    tmp_path: Path, tls_broker: TlsBroker, pki: PKI, scenario: str
+    tmp_path: Path, tls_broker: TlsBroker, pki: PKI, collector: Collector, scenario: str
 ) -> None:
     """[ont] source = "stick-shell": the doctor reads the stick through a real sshd whose shell
     replays published captures; a stick the OLT has not taken into service (O1) is a warning."""
@@ -241,7 +339,8 @@ def test_a_stick_shell_source_is_read_over_ssh(
     target = server.start()
     identity = pki.device(PROBE)
     try:
-        config, _ = provision(tmp_path, tls_broker.url, identity, "--server", "127.0.0.1:9")
+        config, bundle = provision(tmp_path, tls_broker.url, identity, "--server", "127.0.0.1:9")
+        collector.register(bundle)
         with config.open("a") as f:
             f.write(
                 f'[ont]\nsource = "stick-shell"\ndialect = "lantiq"\nhost = "{target.host}"\n'

@@ -10,5 +10,8 @@ One module per part of the installation (`probe`, `modem`, `ont`, `network`, `br
 (`results.py`); `checks.py` runs them in order and `cli.py` is the command.
 
 Run it with the agent stopped (`systemctl stop qiyas-agent`): two programs reading one modem
-port steal each other's answers.
+port steal each other's answers. Its broker connections are the agent's client, and where the
+broker names clients by their certificate (the production config) they resume the agent's
+session: a signed command queued there for the stopped agent reaches the doctor, which does not
+carry it out. Send commands once the agent runs again.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import ssl
 from datetime import UTC, datetime
@@ -44,16 +45,19 @@ async def check_broker(ctx: Context) -> Result:
         )
     except aiomqtt.MqttError as exc:
         return await _explain(broker, exc)
+    accepted = dataclasses.replace(ctx, broker_accepted=True)
     if problem is not None:
-        return problem
+        return problem._replace(learned=accepted)
     if not broker.tls:
         return Result(
             "broker",
             WARN,
             f"{broker.url} accepts plain MQTT: records travel unencrypted",
             "use mqtts:// with broker.ca, broker.cert and broker.key in production",
+            accepted,
         )
-    return passed("broker", f"{broker.url}: TLS and this probe's certificate accepted")
+    reason = f"{broker.url}: TLS and this probe's certificate accepted"
+    return passed("broker", reason)._replace(learned=accepted)
 
 
 async def _explain(broker: BrokerConfig, exc: Exception) -> Result:

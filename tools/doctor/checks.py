@@ -27,6 +27,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("measurement server", network.check_server),
     ("broker", broker.check_broker),
     ("outbox", delivery.check_outbox),
+    ("delivery", delivery.check_delivery),
 ]
 
 Show = Callable[[str, Result | None], None]

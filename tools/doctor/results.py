@@ -25,6 +25,7 @@ class Context:
     modem: dict[str, Any] | None = None  # the modem's answer to one poll
     modem_trouble: str | None = None  # why the modem checks from here on are skipped
     ont: dict[str, Any] | None = None  # the ONT's reading (its "optical" part at least)
+    broker_accepted: bool = False  # the broker took this probe's connection
 
 
 class Result(NamedTuple):
