@@ -63,6 +63,8 @@ def bytes_used(m: Measurement) -> int:
         return int(v.get("down_bytes", 0)) + int(v.get("up_bytes", 0))  # an older kernel
     if m.kind == "latency":
         return (int(v.get("sent", 0)) + int(v.get("received", 0))) * STAMP_LINE_BYTES
+    if m.kind in ("web", "streaming"):
+        return int(v.get("bytes", 0))  # response bodies; their headers add a few percent
     return DNS_RECORD_BYTES
 
 
@@ -70,7 +72,7 @@ def retry_reason(m: Measurement, reasons: list[str]) -> str | None:
     """Why a result asks for another attempt (methodology §5.4), or None."""
     if m.values.get("skipped") == "cross-traffic" or "cross-traffic" in reasons:
         return "cross-traffic"
-    if m.kind in ("capacity", "latency") and "error" in m.values:
+    if m.kind in ("capacity", "latency", "web", "streaming") and "error" in m.values:
         return "no-server"
     if m.kind == "latency" and m.values.get("received") == 0:
         return "no-reply"

@@ -12,6 +12,8 @@ FACTORIES: dict[str, str] = {
     "latency": "agent.probe.source:make_latency",
     "capacity": "agent.probe.source:make_capacity",
     "dns": "agent.probe.source:make_dns",
+    "web": "agent.probe.qoe_source:make_web",
+    "streaming": "agent.probe.qoe_source:make_streaming",
 }
 
 # Access-link sources: they run first in a cycle, so the records after them carry a fresh
@@ -19,6 +21,6 @@ FACTORIES: dict[str, str] = {
 LINK_SOURCES = ("radio", "optical")
 # Active tests: they put traffic on the access line, so they take turns, one at a time, at the
 # fleet plan's due times (agent/activerun.py, docs/methodology.md §5).
-ACTIVE_SOURCES = ("latency", "capacity", "dns")
+ACTIVE_SOURCES = ("latency", "capacity", "dns", "web", "streaming")
 # Sources that measure towards the `[probe] servers` (what a `servers` command changes).
-SERVER_SOURCES = ("latency", "capacity")
+SERVER_SOURCES = ("latency", "capacity", "web", "streaming")

@@ -32,7 +32,12 @@ _BASE_COLUMNS: list[tuple[str, str, str]] = [
     ("epoch", "integer", "agent start counter of the probe (increments at each agent start)"),
     ("seq", "integer", "per-probe sequence number, never repeats"),
     ("kid", "text", "key id (hex) of the probe key that signed the record"),
-    ("kind", "text", "kind of measurement: health, status, radio, optical, latency, capacity, dns"),
+    (
+        "kind",
+        "text",
+        "kind of measurement: health, status, radio, optical, latency, capacity, dns, "
+        "web (page load, docs/qoe.md §3), streaming (video session, docs/qoe.md §4)",
+    ),
     ("time", "timestamp", "time of measurement, ISO 8601 UTC"),
     ("synced", "boolean", "whether the probe's clock was synchronised when it measured"),
     ("received_at", "timestamp", "when the collector received and stored it, ISO 8601 UTC"),
@@ -53,7 +58,11 @@ _JSON_COLUMNS: list[tuple[str, str, str]] = [
         "rtt_ms_median/p95 rank a lost packet above every one that came back, null (named in "
         "invalid_by_loss) when a loss decides them; rtt_ipdv_ms = mean |RTT(i) − RTT(i−1)| of "
         "consecutive round trips (RFC 5481 IPDV form, round-trip, not one-way; called jitter_ms "
-        "in older records); rtt_pdv_ms = RTT p95 − RTT minimum (RFC 5481 PDV form)",
+        "in older records); rtt_pdv_ms = RTT p95 − RTT minimum (RFC 5481 PDV form). Web: load_ms "
+        "from resolution to the last object's last byte, ttfb_ms, objects, objects_failed, bytes, "
+        "complete. Streaming: startup_ms, bitrate_kbps_mean (time-weighted over media played), "
+        "bitrate_kbps_max/held/last, switches, stalls, stall_ms (start-up + played + stalled = "
+        "duration_s)",
     ),
     ("context", "json", "access-link state when measured: radio cell and levels, or ONT optics"),
     ("versions", "json", "agent, board and firmware versions"),

@@ -82,7 +82,7 @@ VERSIONS = {
     ),
     2: (
         (K_STARTED, K_DURATION, K_VALIDITY, K_LINK, K_QUEUE),
-        (),
+        ("web", "streaming"),
     ),
 }
 VERDICTS = ("valid", "flagged")

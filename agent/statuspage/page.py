@@ -18,6 +18,8 @@ KIND_NAMES = {
     "latency": "latency test",
     "capacity": "speed test",
     "dns": "DNS test",
+    "web": "web page test",
+    "streaming": "video test",
 }
 
 

@@ -250,6 +250,16 @@ def test_strictness_stays_within_each_version():
         raise AssertionError("an unknown extra field was encoded")
 
 
+def test_the_kinds_version_2_adds_are_refused_in_version_1():
+    v1 = cbor.loads(bytes.fromhex(_v1()["payload_hex"]))
+    for kind in ("web", "streaming"):
+        later = dict(v1)
+        later[record.K_KIND] = kind
+        _decode_rejects(later, "kind %r is not one of" % kind)
+        fields = cbor.loads(record.encode(**_good(kind=kind)))
+        assert fields[record.K_VERSION] == 2 and fields[record.K_KIND] == kind
+
+
 def test_version_2_fields_are_checked():
     def rejected(text, **extra):
         try:
