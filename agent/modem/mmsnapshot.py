@@ -81,6 +81,14 @@ CELL_GSM, CELL_UMTS, CELL_LTE, CELL_NR = 2, 3, 5, 6
 # MMServingCellType (since 1.22): the primary cell, and the NR primary of EN-DC's second group
 PCELL, PSCELL = 1, 3
 UNMARKED = (0, 0xFFFFFFFF)  # MM_SERVING_CELL_TYPE_UNKNOWN, _INVALID (src/mm-modem-helpers-mbim.c)
+# cell type -> its channel number's key in GetCellInfo and the highest valid number (GSM ARFCN
+# 10 bits, UARFCN 14, EARFCN 18 (36.101), NR-ARFCN 3279165 (38.104))
+CHANNELS = {
+    CELL_GSM: ("arfcn", 1023),
+    CELL_UMTS: ("uarfcn", 16383),
+    CELL_LTE: ("earfcn", 262143),
+    CELL_NR: ("nrarfcn", 3279165),
+}
 
 # Plausible level ranges (the AT dialects' bounds, 36.133 / 38.133 reporting ranges)
 RSRP = (-160.0, -30.0)
@@ -251,11 +259,11 @@ def _primary(
 
 def _cell_identity(cell: dict[str, Any], info: dict[str, Any]) -> None:
     kind = info.get("cell-type")
-    if not _uint(kind):
+    if kind not in CHANNELS:
         return
     nr = kind == CELL_NR
     area = "tac" if kind in (CELL_LTE, CELL_NR) else "lac"
-    channel = {CELL_LTE: "earfcn", CELL_NR: "nrarfcn", CELL_UMTS: "uarfcn", CELL_GSM: "arfcn"}
+    key, top = CHANNELS[kind]
     # ids are upper-case hex strings (the XML); a physical cell id only on LTE and NR (UMTS's
     # scrambling code is another thing, and the AT path does not report one either)
     pci = hexadecimal(_text(info.get("physical-ci")), 3) if kind in (CELL_LTE, CELL_NR) else None
@@ -263,7 +271,7 @@ def _cell_identity(cell: dict[str, Any], info: dict[str, Any]) -> None:
         "cell_id": hexadecimal(_text(info.get("ci")), 9 if nr else 8),
         "tac": hexadecimal(_text(info.get(area)), 6),
         "pci": _bounded(pci, 0, 1007 if nr else 503),
-        "arfcn": _bounded(info.get(channel.get(kind, "")), 0, 3279165),
+        "arfcn": _bounded(info.get(key), 0, top),
         "rsrp_dbm": _level(info.get("rsrp"), RSRP),
         "rsrq_db": _level(info.get("rsrq"), RSRQ),
         "sinr_db": _level(info.get("sinr"), SINR),

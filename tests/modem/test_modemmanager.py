@@ -364,3 +364,15 @@ async def test_levels_left_from_an_earlier_polling_are_not_read(
         "no signal refresh from ModemManager within 0.5 s"
         in (snap["null_reasons"]["serving_cell.rssi_dbm"])
     )
+
+
+def test_a_channel_number_outside_its_technologys_range_is_not_taken() -> None:
+    """EARFCN is 0..262143 (3GPP TS 36.101 5.7.3), NR-ARFCN 0..3279165 (38.104 5.4.2.1): a
+    number valid for NR is not an LTE channel."""
+    interfaces = STATES["nsa"]["state"]
+    lte = {"cell-type": 5, "serving": True, "physical-ci": "7B"}
+    snap = mmsnapshot.build(interfaces, [{**lte, "earfcn": 627264}])
+    assert snap["serving_cell"]["arfcn"] is None and snap["serving_cell"]["pci"] == 123
+    assert mmsnapshot.build(interfaces, [{**lte, "earfcn": 262143}])["serving_cell"]["arfcn"] == (
+        262143
+    )
