@@ -3,7 +3,9 @@
 Board profile or agent config, `[ont]`: `source = "stick-shell"`, `host` (the stick's management
 address), `dialect` ("lantiq" or "realtek", agent/ont/stick_shell.py); the agent config adds
 `user` (default "root"), `identity` (private key file), `known_hosts`, `ssh_config`, `port` (22)
-and `timeout_s` (10, per command). Keys only: BatchMode never asks for a password.
+and `command_timeout_s` (10, per command: its own key, since `timeout_s` is the OMCI
+per-frame timeout a board profile may set to 1 s, far too short for an SSH login on a stick).
+Keys only: BatchMode never asks for a password.
 """
 
 from __future__ import annotations
@@ -70,11 +72,11 @@ def make(ont: dict[str, Any], where: str) -> StickShellSource:
         texts[key] = value
     if texts["host"] is None:
         raise ConfigError(f'{where}: source "stick-shell" needs host, the stick\'s address')
-    port, timeout_s = ont.get("port", 22), ont.get("timeout_s", 10.0)
+    port, timeout_s = ont.get("port", 22), ont.get("command_timeout_s", 10.0)
     if isinstance(port, bool) or not isinstance(port, int):
         raise ConfigError(f"{where}: port must be an integer")
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)):
-        raise ConfigError(f"{where}: timeout_s must be a number of seconds")
+        raise ConfigError(f"{where}: command_timeout_s must be a number of seconds")
     target = SshTarget(
         texts["host"], texts["user"] or "root", port, texts["identity"], texts["known_hosts"],
         texts["ssh_config"], float(timeout_s),

@@ -222,6 +222,16 @@ def test_the_board_names_the_stick_and_the_agent_config_the_key() -> None:
     assert source.target.identity == "/etc/qiyas/stick_key"
 
 
+def test_the_omci_frame_timeout_of_a_board_does_not_shorten_the_ssh_commands() -> None:
+    """A board's `[ont] timeout_s` is OMCI's per-frame wait (1 s on boards/openwrt-5g-cpe.toml);
+    taken as the SSH command's limit it failed every login on a loaded router."""
+    board = Board("stick", {"ont": {"source": "stick-shell", "host": "192.168.1.10",
+                                    "dialect": "lantiq", "timeout_s": 1.0}})  # fmt: skip
+    assert make(parse(CONFIG), board).target.timeout_s == 10.0
+    config = parse(CONFIG + "[ont]\ncommand_timeout_s = 30\n")
+    assert make(config, board).target.timeout_s == 30.0
+
+
 @pytest.mark.parametrize(
     "ont,message",
     [
@@ -231,7 +241,7 @@ def test_the_board_names_the_stick_and_the_agent_config_the_key() -> None:
          "not a host name"),
         ('source = "stick-shell"\ndialect = "lantiq"\nhost = "h"\nport = "22"\n',
          "port must be an integer"),
-        ('source = "stick-shell"\ndialect = "lantiq"\nhost = "h"\ntimeout_s = 0.1\n',
+        ('source = "stick-shell"\ndialect = "lantiq"\nhost = "h"\ncommand_timeout_s = 0.1\n',
          "timeout 0.1 s is not 1..120"),
     ],
 )  # fmt: skip
