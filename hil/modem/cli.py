@@ -1,4 +1,7 @@
-"""`qiyas hil modem --dialect NAME --scenario NAME`: an emulated modem on a PTY.
+"""`qiyas hil modem --dialect NAME --scenario NAME [--capture NAME]`: an emulated modem on a PTY.
+
+With --capture the modem answers as a real module of the corpus did (tests/modem/captures),
+with the scenario's faults on top; --list names the captures too.
 
 Prints {"port": "/dev/pts/N"} (and "link" when --link is given) as the first line of stdout,
 then serves until SIGTERM or Ctrl-C. SIGUSR1 power-cycles the modem: that is what a test's
@@ -27,19 +30,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--link", type=Path, help="keep a symlink to the PTY here (like /dev/serial/by-id)"
     )
+    parser.add_argument(
+        "--capture", help="answer as this real capture of tests/modem/captures (see --list)"
+    )
     parser.add_argument("--list", action="store_true", help="list models and scenarios, then exit")
 
 
 def run(args: argparse.Namespace) -> int:
     from agent.cli_contract import UsageError
+    from hil.modem import captures
     from hil.modem import scenario as scenarios
 
     if args.list:
-        print(json.dumps({"dialects": scenarios.models(), "scenarios": scenarios.situations()}))
+        listing = {
+            "dialects": scenarios.models(),
+            "scenarios": scenarios.situations(),
+            "captures": captures.names(),
+        }
+        print(json.dumps(listing))
         return 0
     try:
-        chosen = scenarios.load(args.dialect, args.scenario)
-    except scenarios.ScenarioError as exc:
+        if args.capture:
+            if args.capture not in captures.names():
+                raise UsageError(f"unknown capture {args.capture!r}; see --list")
+            chosen = scenarios.load_capture(args.capture, args.scenario)
+        else:
+            chosen = scenarios.load(args.dialect, args.scenario)
+    except (scenarios.ScenarioError, captures.CaptureError) as exc:
         raise UsageError(str(exc)) from None
     asyncio.run(_serve(chosen, args.link))
     return 0

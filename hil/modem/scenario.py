@@ -18,6 +18,11 @@ Both files have the same shape:
                                     #   also [dialect.quectel.then.responses]
 
 Unknown commands answer ERROR; `AT+X=<args>` without an entry is stored as state and answers OK.
+
+`load_capture(name, situation)` builds the model from a real capture of the corpus instead
+(`tests/modem/captures/<name>.toml`, see hil/modem/captures.py): the module answers every
+command of its dialect's identification and plan with the lines the real module printed, and a
+situation adds its faults (echo, URC floods, line noise, slowness, a reboot) on top.
 """
 
 from __future__ import annotations
@@ -147,6 +152,50 @@ def load(dialect: str, name: str = "healthy") -> Scenario:
         bytes.fromhex(scenario.behaviour["garbage_hex"])
     except ValueError:
         raise ScenarioError(f"{path}: behaviour.garbage_hex is not hex") from None
+    return scenario
+
+
+def _cops_answers(lines: list[str]) -> dict[str, str]:
+    """+COPS? lines by the <format> they were asked in (AT+COPS=3,<format>): the capture's own
+    line for each format it shows, and where it shows only one, that one for both queries."""
+    by_format: dict[str, str] = {}
+    for line in lines:
+        fields = line.split(":", 1)[-1].split(",")
+        if len(fields) > 1 and fields[1].strip() in ("0", "1", "2"):
+            by_format.setdefault("3," + fields[1].strip(), line)
+    if not by_format:
+        return {}
+    only = next(iter(by_format.values()))
+    return {"3,0": by_format.get("3,0", only), "3,2": by_format.get("3,2", only)}
+
+
+def load_capture(name: str, situation: str = "healthy") -> Scenario:
+    """An emulated module answering as the captured one did, with a situation's faults (its
+    behaviour only: a situation's answers are written for the hand-made models)."""
+    from agent.core import dialects
+    from hil.modem import captures
+
+    capture = captures.load(name)
+    dialect = capture["dialect"]
+    path = SCENARIO_DIR / f"{situation}.toml"
+    if not path.is_file():
+        raise ScenarioError(f"unknown scenario {situation!r}; known: {', '.join(situations())}")
+    data = _read(path)
+    scenario = Scenario(
+        dialect, f"{name}/{situation}", f"{capture['where']} [{situation}]", dict(BEHAVIOUR), {}, {}
+    )
+    _layer(str(path), {"behaviour": data.get("behaviour", {})}, scenario)
+    commands = [step[0] for step in dialects.IDENTIFY + dialects.plan(dialect)]
+    for command, lines in captures.answers(capture, commands).items():
+        if command == dialects.generic.COPS_BOTH:
+            scenario.responses["AT+COPS?"] = _cops_answers(lines)
+            scenario.state["+COPS"] = "3,0"
+        else:
+            scenario.responses[command.upper()] = "\n".join(lines)
+    # identification the capture does not show comes from the module its source names
+    for command, value in (("AT+CGMI", capture["manufacturer"]), ("AT+CGMM", capture["model"])):
+        if value:
+            scenario.responses.setdefault(command, value)
     return scenario
 
 

@@ -196,3 +196,19 @@ async def test_a_hook_that_returns_before_the_modem_goes_still_finds_the_new_por
     snapshot, recoveries = await poll_with_hook(link, hook)
     assert recoveries == ["power-cycle"]
     assert snapshot["dialect"] == "fibocom" and snapshot["serving_cell"]["band"] == "n78"
+
+
+def test_the_emulator_answers_as_a_captured_module(emulators: list[Emulator]) -> None:
+    emu = Emulator("--capture", "fibocom-fm150-lte-vodafone")
+    emulators.append(emu)
+    done = _qiyas("modem", "info", "--port", emu.where["port"], "--json")
+    assert done.returncode == 0, done.stderr
+    info: dict[str, Any] = json.loads(done.stdout)
+    # identified from the capture's module, read from its own hex +GTCCINFO
+    assert (info["dialect"], info["model"]) == ("fibocom", "FM150")
+    cell = info["serving_cell"]
+    assert (cell["arfcn"], cell["pci"], cell["band"], cell["rsrp_dbm"]) == (6300, 48, "B20", -99)
+    listed = json.loads(_qiyas("hil", "modem", "--list").stdout)
+    assert "fibocom-fm150-lte-vodafone" in listed["captures"]
+    unknown = _qiyas("hil", "modem", "--capture", "no-such-capture")
+    assert unknown.returncode != 0 and "unknown capture" in unknown.stderr

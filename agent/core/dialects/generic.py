@@ -73,6 +73,8 @@ def _first_text(lines, prefix):
         if rest is None and looks_unsolicited(line):
             continue
         text = rest if rest is not None else line
+        if len(text) > 1 and text[0] == '"' and text[-1] == '"':
+            text = text[1:-1]  # +CGMM: "FM350-GL" (Fibocom quotes its identity answers)
         if text:
             return text[:64]
     return None
