@@ -32,8 +32,10 @@ K_VALIDITY = 13
 K_LINK = 14
 K_QUEUE = 15
 
-# Subscriber identities never leave the device (privacy); IMEI is for provisioning only.
-FORBIDDEN_KEYS = ("imsi", "iccid", "msisdn", "phone", "phone_number", "imei")
+# Subscriber identities never leave the device (privacy); IMEI is for provisioning only. A key
+# naming one as any of its words is refused (`imsi_value`, `simIccid`, `phone-number`).
+FORBIDDEN_KEYS = ("imsi", "iccid", "msisdn", "phone", "phone_number", "imei", "imeisv")
+_FORBIDDEN_WORDS = ("imsi", "iccid", "msisdn", "phone", "imei", "imeisv")
 
 MAX_PAYLOAD = 8192
 MAX_PROBE_ID = 64
@@ -144,6 +146,31 @@ def valid_probe_id(probe):
     return True
 
 
+def _words(key):
+    """The words of a key: letters split at anything else and at a lower-to-upper change."""
+    words = []
+    word = ""
+    previous = ""
+    for ch in key:
+        if not ch.isalpha():
+            ch = ""
+        if not ch or (ch.isupper() and previous.islower()):
+            if word:
+                words.append(word.lower())
+            word = ""
+        word += ch
+        previous = ch
+    if word:
+        words.append(word.lower())
+    return words
+
+
+def names_subscriber_identity(key):
+    # type: (str) -> bool
+    """Whether a values/context key names a subscriber or device identity in any of its words."""
+    return any(word in _FORBIDDEN_WORDS for word in _words(key))
+
+
 def _has_control(text):
     """C0 controls and DEL: never part of a key a person or a query could write."""
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
@@ -161,7 +188,7 @@ def _check_tree(where, value, depth):
                 raise RecordError("%s has a key that is not a short text" % where)
             if _has_control(key):
                 raise RecordError("%s has a key %r with a control character" % (where, key))
-            if key.lower() in FORBIDDEN_KEYS:
+            if names_subscriber_identity(key):
                 raise RecordError("%s.%s is a subscriber identity, never recorded" % (where, key))
             _check_tree(where + "." + key, item, depth + 1)
     elif isinstance(value, list):

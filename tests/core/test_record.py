@@ -101,6 +101,12 @@ def test_subscriber_identities_are_never_recorded():
         _rejected("subscriber identity", context={"radio": {key: "x"}})
     _rejected("values.sim.imsi", values={"sim": {"imsi": "x"}})
     _rejected("subscriber identity", values={"cells": [{"iccid": "x"}]})
+    # Any key naming one in one of its words, whatever the case or the separator (issue 19).
+    for key in ("imsi_value", "subscriberImsi", "ICCID2", "phone-number", "msisdn.hash",
+                "sim_imei", "IMEISV", "x_Imsi_y"):  # fmt: skip
+        _rejected("subscriber identity", values={key: "x"})
+    for key in ("headphone_count", "optimsize", "rsrp_dbm", "simsiX"):
+        record.encode(**_good(values={key: 1}))
 
 
 def test_value_trees_are_bounded():
