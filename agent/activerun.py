@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from agent.activetests import ActiveTests, Turn
 from agent.budget import DEFAULT_MONTHLY_BYTES, Budget
 from agent.config import AgentConfig, ConfigError
-from agent.fleetplan import Due, FleetPlan
+from agent.fleetplan import RETRY_FIRST_S, Due, FleetPlan
 from agent.probe import linkwindow, validity
 from agent.probe.source import STAMP_LINE_BYTES, CapacitySource
 from agent.schedule_registry import LINK_SOURCES
@@ -90,6 +90,7 @@ class ActiveRunner:
         meta: Meta,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        retry_first_s: float = RETRY_FIRST_S,
     ) -> None:
         self.probe = config.probe_id
         self.sources = sources
@@ -99,6 +100,7 @@ class ActiveRunner:
         self.meta = meta
         self.clock = clock
         self.rng = rng or random.Random()
+        self.retry_first_s = retry_first_s
         self.tests = ActiveTests(clock)
         self.budget = budget_from(config, meta)
         self.expected: dict[str, int] = {}  # the last run's bytes, per schedule
@@ -108,7 +110,9 @@ class ActiveRunner:
     def plan(self, name: str, interval_s: float) -> FleetPlan:
         plan = self.plans.get(name)
         if plan is None or plan.interval_s != interval_s:  # a `schedule` command changed it
-            plan = FleetPlan(self.probe, name, interval_s, self.rng)
+            plan = FleetPlan(
+                self.probe, name, interval_s, self.rng, retry_first_s=self.retry_first_s
+            )
             self.plans[name] = plan
         return plan
 
@@ -125,23 +129,26 @@ class ActiveRunner:
             due = plan.next_due(self.clock())
             if await self._sleep_until(due.at, stop):
                 return
-            if paused():
-                continue
-            following = plan.next_due(due.at).at
-            attempt, reason = 1, await self.run_once(name, due, 1, None)
-            while reason is not None:
-                at = plan.retry_at(self.clock(), attempt, following)
-                if at is None:
-                    detail = f"{name}: {reason}, abandoned after {attempt} attempt(s)"
-                    self.commit("status", {"event": "test-abandoned", "detail": detail}, None)
-                    break
-                if await self._sleep_until(at, stop):
-                    return
-                attempt += 1
-                retry = Due(at, plan.is_peak(at), due.moved)
-                reason = await self.run_once(name, retry, attempt, reason)
-            else:
-                plan.ran(due)
+            if not paused():
+                await self.run_due(name, plan, due, stop)
+
+    async def run_due(self, name: str, plan: FleetPlan, due: Due, stop: asyncio.Event) -> None:
+        """One due run of a schedule: the first attempt, and retries while it asks for them,
+        at the plan's back-off and never past the next due run (methodology §5.4)."""
+        following = plan.next_due(due.at).at
+        attempt, reason = 1, await self.run_once(name, due, 1, None)
+        while reason is not None:
+            at = plan.retry_at(self.clock(), attempt, following)
+            if at is None:
+                detail = f"{name}: {reason}, abandoned after {attempt} attempt(s)"
+                self.commit("status", {"event": "test-abandoned", "detail": detail}, None)
+                return
+            if await self._sleep_until(at, stop):
+                return
+            attempt += 1
+            retry = Due(at, plan.is_peak(at), due.moved)
+            reason = await self.run_once(name, retry, attempt, reason)
+        plan.ran(due)
 
     async def run_now(self, name: str, interval_s: float) -> None:
         """One attempt now, outside the plan (`agent once`, a `measure` command)."""

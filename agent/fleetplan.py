@@ -58,6 +58,7 @@ class FleetPlan:
         timezone: str = DEFAULT_TIMEZONE,
         peak_hours: tuple[int, int] = PEAK_HOURS,
         peak_share: float = PEAK_SHARE,
+        retry_first_s: float = RETRY_FIRST_S,
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval {interval_s} s must be positive")
@@ -74,6 +75,7 @@ class FleetPlan:
         self.zone = ZoneInfo(timezone)
         self.peak_hours = peak_hours
         self.peak_share = peak_share
+        self.retry_first_s = retry_first_s  # the first back-off; each next one doubles
         self._day: tuple[float, float] | None = None  # [start, end) of the planned local day
         self._plan: list[Due] = []
         self._tally: dict[float, tuple[int, int]] = {}  # local day start -> (runs, peak runs)
@@ -101,7 +103,7 @@ class FleetPlan:
         when the retries are spent or the next due run comes first."""
         if attempt > MAX_RETRIES:
             return None
-        at = now + RETRY_FIRST_S * 2 ** (attempt - 1)
+        at = now + self.retry_first_s * 2 ** (attempt - 1)
         return at if at < next_due else None
 
     def ran(self, due: Due) -> None:
