@@ -32,14 +32,16 @@ def open_store_or_fail(url: str) -> Store:
 
 
 def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """A table on stderr. Cells are plain text, never markup: they may quote what a probe sent."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title)
+    table = Table(title=Text(title))
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))
     Console(stderr=True).print(table)
 
 

@@ -65,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
                 data = path.read_bytes()
             except OSError as exc:
                 raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-            for result in verify_file(data, store.key, now_ms()):
-                documents.append({"file": str(path), **result})
+            results = verify_file(data, store.key, now_ms()) or [
+                {"index": 0, "valid": False, "reason": "the file holds no record"}
+            ]  # checked nothing is not valid
+            documents += [{"file": str(path), **result} for result in results]
     if args.json:
         print_json(documents)
     else:
@@ -77,18 +79,20 @@ def run(args: argparse.Namespace) -> int:
 def _print_table(documents: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"{sum(d['valid'] for d in documents)}/{len(documents)} valid")
     for column in ("file", "#", "valid", "probe", "kind", "seq / reason"):
         table.add_column(column)
     for d in documents:
         rec = d.get("record", {})
+        # Plain text, never markup: a reason may quote what the record holds.
         table.add_row(
-            d["file"],
+            Text(d["file"]),
             str(d["index"]),
-            "yes" if d["valid"] else "[red]no[/red]",
-            rec.get("probe", ""),
-            rec.get("kind", ""),
-            str(rec["seq"]) if d["valid"] else d["reason"],
+            Text("yes") if d["valid"] else Text("no", style="red"),
+            Text(rec.get("probe", "")),
+            Text(rec.get("kind", "")),
+            Text(str(rec["seq"]) if d["valid"] else d["reason"]),
         )
     Console(stderr=True).print(table)
