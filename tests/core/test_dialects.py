@@ -667,3 +667,38 @@ def test_record_values_and_link_context():
         "mnc": "01",
         "serving_cell": {"tech": "LTE", "cell_id": 0x01A2D003, "rsrp_dbm": -95, "rsrq_db": -10},
     }
+
+
+# #RFSTS layouts, built from the field lists of Telit's AT reference guides (no public capture
+# of a Telit module was found; docs/modems.md): the IMSI places the fields after the TAC
+RFSTS_NO_TXPWR = (
+    '#RFSTS: "262 01",1300,-95,-65,-10,2B5C,,128,3,1,01A2D003,"262011234567890","Telekom.de",3,3'
+)
+RFSTS_UMTS = (
+    '#RFSTS: "262 01",10737,129,-6,-85,-79,2B5C,FF,0,128,19,1,0,0,01A2D03,"262011234567890",'
+    '"Telekom.de",3,1'
+)
+
+
+def test_telit_rfsts_without_txpwr_is_placed_by_its_imsi():
+    snapshot = _fresh()
+    telit.parse_rfsts(snapshot, [RFSTS_NO_TXPWR])
+    cell = snapshot["serving_cell"]
+    assert (cell["cell_id"], cell["band"], cell["tac"]) == (0x01A2D003, "B3", 0x2B5C)
+    assert snapshot["operator"]["name"] == "Telekom.de" and cell["sinr_db"] is None
+    assert "262011234567890" not in repr(snapshot)
+
+
+def test_telit_umts_layout_is_not_read_as_lte():
+    snapshot = _fresh()  # registration not known: the layout itself tells
+    reasons = telit.parse_rfsts(snapshot, [RFSTS_UMTS])
+    assert snapshot["serving_cell"] == new_snapshot()["serving_cell"]
+    assert snapshot["operator"]["mcc"] == "262" and any("field 16" in r for r in reasons)
+
+
+def test_telit_without_an_imsi_reads_nothing_past_the_tac():
+    snapshot = _fresh()
+    reasons = telit.parse_rfsts(snapshot, ['#RFSTS: "262 01",1300,-95,-65,-10,2B5C,FF,0,128,19'])
+    cell = snapshot["serving_cell"]
+    assert (cell["arfcn"], cell["rsrp_dbm"], cell["tac"]) == (1300, -95, 0x2B5C)
+    assert cell["cell_id"] is None and cell["band"] is None and reasons
