@@ -9,8 +9,10 @@ stalls, stall_ms, played_s, segments, bytes, errors}.
 --json prints one object: `latency` {rtt_ms {min, median, p95}, rtt_ipdv_ms, rtt_pdv_ms,
 invalid_by_loss, loss},
 `capacity` {down_mbps, up_mbps, streams, duration_s, down {…}, up {…}} and `loaded_latency`
-{down {rtt_ms_median}, up {rtt_ms_median}}, those that were measured, plus `errors` if any.
-Exit 1 when a measurement failed.
+{down {rtt_ms_median}, up {rtt_ms_median}}, those that were measured, plus `errors` if any,
+and `family`/`address`: the one address every test of the run went to (docs/qoe.md §6).
+Exit 1 when a measurement failed. `--family ipv6` on a line without IPv6 prints
+{server, family, unavailable: why} and exits 0: a finding, not a failure.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="web: the page to load (default: the server's reference page, PORT+1);"
         " streaming: the server whose /video/ to play (default: http://HOST:PORT+1)",
     )
+    parser.add_argument(
+        "--family",
+        choices=("ipv4", "ipv6"),
+        help="only over this IP family; a line or server without it is reported, not failed",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
 
@@ -61,9 +68,8 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from agent.probe import control, latency
+    from agent.probe import control, family, latency
     from agent.probe.endpoint import parse_endpoint
-    from agent.probe.suite import run_suite
 
     try:
         server = parse_endpoint(args.server)
@@ -80,13 +86,34 @@ def run(args: argparse.Namespace) -> int:
     for name, value, lo, hi in checks:
         if not lo <= value <= hi:
             return _usage(f"{name} must be in {lo:g}..{hi:g}")
-    if args.what in ("web", "streaming"):
-        result = asyncio.run(_http_test(args.what, server, args.url, args.duration))
-        if args.json:
-            print(json.dumps(result))
+    pinned, unavailable = asyncio.run(family.pin(server, args.family))
+    if pinned is None:
+        # Not a failure of the test: the line (or the server) has no such family, and says so.
+        missing: dict[str, Any] = {"server": str(server)}
+        if args.family is None:
+            missing["errors"] = [unavailable]
         else:
-            _print_table(result)
-        return 1 if result.get("errors") else 0
+            missing.update(family=args.family, unavailable=unavailable)
+        print(json.dumps(missing) if args.json else f"qiyas probe: {unavailable}")
+        return 1 if args.family is None else 0
+    result = _measure(args, pinned)
+    result["server"] = str(server)
+    result["address"] = pinned.host
+    result["family"] = family.family_of(pinned.host)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_table(result)
+    return 1 if result.get("errors") else 0
+
+
+def _measure(args: argparse.Namespace, server: Any) -> dict[str, Any]:
+    import asyncio
+
+    from agent.probe.suite import run_suite
+
+    if args.what in ("web", "streaming"):
+        return asyncio.run(_http_test(args.what, server, args.url, args.duration))
     with _Display(enabled=not args.json) as display:
         result = asyncio.run(
             run_suite(
@@ -100,11 +127,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=display.update,
             )
         )
-    if args.json:
-        print(json.dumps(result))
-    else:
-        _print_table(result)
-    return 1 if result.get("errors") else 0
+    return result
 
 
 async def _http_test(what: str, server: Any, url: str | None, duration_s: float) -> dict[str, Any]:

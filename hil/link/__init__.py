@@ -60,19 +60,24 @@ def tbf_burst_bytes(rate_mbit: float) -> int:
 
 class ShapedLink:
     """`with ShapedLink(20) as link:` → namespaces `link.ns_a`/`link.ns_b`, addresses
-    `link.addr_a`/`link.addr_b`; `rate_mbit=None` leaves the veth unshaped."""
+    `link.addr_a`/`link.addr_b`; `rate_mbit=None` leaves the veth unshaped. `ipv6=True` makes
+    the link dual-stack: ULA `link.addr6_a`/`link.addr6_b` (RFC 4193) beside the IPv4 ones."""
 
     def __init__(
         self,
         rate_mbit: float | None,
         queue_ms: float = 50.0,
         rate_up_mbit: float | None = None,
+        ipv6: bool = False,
     ) -> None:
         tag = f"qy{os.getpid()}x{next(_counter)}"
         self.ns_a = f"{tag}a"
         self.ns_b = f"{tag}b"
         self.addr_a = "198.18.0.1"
         self.addr_b = "198.18.0.2"
+        self.ipv6 = ipv6
+        self.addr6_a = "fd00:198:18::1"
+        self.addr6_b = "fd00:198:18::2"
         self.iface = _IFACE
         self.rate_down_mbit = rate_mbit  # b → a, what the household downloads
         self.rate_up_mbit = rate_up_mbit if rate_up_mbit is not None else rate_mbit
@@ -89,8 +94,13 @@ class ShapedLink:
                 self._created.append(ns)
             _ip("-n", self.ns_a, "link", "add", _IFACE, "type", "veth",
                 "peer", "name", _IFACE, "netns", self.ns_b)  # fmt: skip
-            for ns, addr in ((self.ns_a, self.addr_a), (self.ns_b, self.addr_b)):
+            for ns, addr, addr6 in (
+                (self.ns_a, self.addr_a, self.addr6_a),
+                (self.ns_b, self.addr_b, self.addr6_b),
+            ):
                 _ip("-n", ns, "addr", "add", f"{addr}/24", "dev", _IFACE)
+                if self.ipv6:  # nodad: usable at once, not after duplicate detection's second
+                    _ip("-n", ns, "addr", "add", f"{addr6}/64", "dev", _IFACE, "nodad")
                 _ip("-n", ns, "link", "set", "lo", "up")
                 _ip("-n", ns, "link", "set", _IFACE, "up")
             self.shape(self.rate_down_mbit, self.rate_up_mbit, self.queue_ms)
