@@ -46,9 +46,10 @@ def test_latency_and_capacity_over_each_family_of_a_dual_stack_link() -> None:
               out["latency"]["rtt_ms"])  # fmt: skip
         assert out["server"] == f"dual.test:{where['port']}"
         assert out["latency"]["loss"] == 0.0 and out["latency"]["rtt_ms"]["median"] < 5
-        # The shaped rate less the headers: IPv6's are 20 octets longer than IPv4's.
+        # The shaped rate less the headers (IPv6's are 20 octets longer than IPv4's), and the
+        # 5 % above it that test_probe_link allows a short window against tbf's bucket.
         for direction in ("down_mbps", "up_mbps"):
-            assert 0.85 * RATE_MBIT <= out["capacity"][direction] <= RATE_MBIT, out["capacity"]
+            assert 0.85 * RATE_MBIT <= out["capacity"][direction] <= 1.05 * RATE_MBIT, out
 
 
 @pytest.mark.netns
