@@ -8,6 +8,7 @@ name a record that is not durable.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,38 @@ from collector.times import iso_ms
 from collector.verify import KeyLookup, Rejected, Verified, check_message
 
 FEED_PREFIX = "qiyas/v1/feed/"
+HOUR_MS = 3_600_000
+
+log = logging.getLogger("qiyas.collector")
+
+
+class QuarantineBudget:
+    """At most per_hour quarantine rows per probe per clock hour (messages that name no probe
+    share one budget); beyond it a message is counted, not kept: one probe's junk must not fill
+    the database (issue 19). `counted`: per probe, this hour's messages not kept."""
+
+    def __init__(self, per_hour: int = 200) -> None:
+        self.per_hour = per_hour
+        self.counted: dict[str, int] = {}
+        self._hour: int | None = None
+        self._kept: dict[str, int] = {}
+
+    def allow(self, probe: str, now_ms: int) -> bool:
+        if now_ms // HOUR_MS != self._hour:
+            self._hour, self._kept, self.counted = now_ms // HOUR_MS, {}, {}
+        kept = self._kept.get(probe, 0)
+        if kept < self.per_hour:
+            self._kept[probe] = kept + 1
+            return True
+        self.counted[probe] = self.counted.get(probe, 0) + 1
+        if self.counted[probe] == 1:
+            log.warning(
+                "probe %s: beyond %d quarantined messages this hour; further ones are counted,"
+                " not kept",
+                probe or "(none)",
+                self.per_hour,
+            )
+        return False
 
 
 def feed_topic(kind: str) -> str:
@@ -118,11 +151,13 @@ def process(
     messages: Sequence[tuple[str, bytes]],
     now_ms: int,
     window: SeqWindow | None = None,
+    budget: QuarantineBudget | None = None,
 ) -> Outcome:
     """Verify, store (one transaction) and decide the acknowledgements for messages: records,
     and the probes' status (presence) messages.
 
     window: flags records whose seq is far outside the replay window (None: no flags).
+    budget: caps the quarantine rows kept per probe (None: every one kept).
 
     Raises only if the store fails, in which case nothing was committed and nothing is acked.
     """
@@ -162,7 +197,9 @@ def process(
             )
         else:
             probe = _topic_probe(topic, "records") or _topic_probe(topic, "status")
-            quarantined.append(_quarantined(topic, raw, probe, verdict.reason, now_ms))
+            outcome.quarantined += 1
+            if budget is None or budget.allow(probe or "", now_ms):
+                quarantined.append(_quarantined(topic, raw, probe, verdict.reason, now_ms))
             if probe is not None and verdict.epoch is not None and verdict.seq is not None:
                 outcome.ack(probe, verdict.epoch, verdict.seq, acks.QUARANTINED)
     stored = store.store_batch(rows, quarantined, presence)
@@ -176,7 +213,7 @@ def process(
     if refused:
         # Kept apart: the rows the database took are committed whatever becomes of these.
         store.store_batch((), refused)
-    outcome.quarantined = len(quarantined) + len(refused)
+    outcome.quarantined += len(refused)
     outcome.presence = len(presence) - len(stored.refused_presence)
     refused_ids = {_identity(rows[i]) for i in stored.refused_records}
     for row, new in zip(rows, stored.new, strict=True):

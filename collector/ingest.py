@@ -65,6 +65,7 @@ class Collector:
         self.feed = feed
         self.lookup = KeyCache(store)
         self.window = SeqWindow(store.highest_seq)
+        self.quarantine_budget = batch.QuarantineBudget()
         self.stats = Stats()
         self.subscribed = asyncio.Event()
         self._progress = asyncio.Condition()
@@ -168,7 +169,13 @@ class Collector:
         items = [(m.topic.value, _payload_bytes(m.payload)) for m in messages]
         try:
             outcome = await asyncio.to_thread(
-                batch.process, self.store, self.lookup, items, now_ms(), self.window
+                batch.process,
+                self.store,
+                self.lookup,
+                items,
+                now_ms(),
+                self.window,
+                self.quarantine_budget,
             )
         except Exception:
             # Nothing committed, nothing acked: the probes resend these from their outboxes.
