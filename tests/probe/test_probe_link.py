@@ -19,14 +19,14 @@ RATE = 20.0  # the link20 fixture's tbf rate, each way
 
 
 def test_probe_all_matches_the_shaper(link20: ShapedLink, server20: int) -> None:
-    proc = probe(link20, server20, "all", "--duration", "3")
+    proc = probe(link20, server20, "all", "--duration", "5")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     cap = out["capacity"]
     # Ground truth: the tbf rate. TCP/IP/Ethernet headers take 4.4 % of it at MTU 1500.
     assert cap["down_mbps"] == pytest.approx(RATE, rel=0.05)
     assert cap["up_mbps"] == pytest.approx(RATE, rel=0.05)
-    assert (cap["streams"], cap["duration_s"]) == (4, 3.0)
+    assert (cap["streams"], cap["duration_s"]) == (4, 5.0)
     idle = out["latency"]
     assert idle["loss"] == 0.0
     assert 0 < idle["rtt_ms"]["min"] <= idle["rtt_ms"]["median"] <= idle["rtt_ms"]["p95"] < 5
