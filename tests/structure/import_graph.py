@@ -8,6 +8,9 @@ What counts as "A imports B" (docs/development.md, Layers):
   imports are resolved against A's package.
 - a package's `__init__` is not counted when one of its submodules is imported: Python runs it
   first, but that is the package holding its parts, not a dependency anyone wrote.
+- a module loaded by its name as a string (`importlib.import_module`: the schedule registry's
+  sources, the `qiyas` command table, the hil CLI) is not an import: those are the seams that
+  load a part only when it is configured or asked for, and the part may import its loader.
 Modules are named by their path below the root (`agent/ont/get.py` is `agent.ont.get`).
 """
 
