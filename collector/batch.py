@@ -101,9 +101,10 @@ class Outcome:
 def _topic_probe(topic: str, channel: str) -> str | None:
     """The probe of a qiyas/v1/probes/{probe}/{channel} topic with a valid probe id, or None."""
     probe = topics.probe_of(topic)
-    if probe is None or not record.valid_probe_id(probe):
+    # The cheap comparison first: every record is asked about "status" before "records".
+    if probe is None or topic != f"{topics.PREFIX}{probe}/{channel}":
         return None
-    return probe if topic == f"{topics.PREFIX}{probe}/{channel}" else None
+    return probe if record.valid_probe_id(probe) else None
 
 
 def _check(
@@ -193,6 +194,7 @@ def process(
                         window.flag(rec["probe"], rec["epoch"], rec["seq"]) if window else None,
                     ),
                     validity=verdict_of(rec),
+                    payload_sha256=verdict.payload_sha256,
                 )
             )
         else:

@@ -55,6 +55,7 @@ class RecordRow:
     flag: str | None = None  # why this verified record looks wrong, if it does
     validity: str | None = None  # the probe's verdict on its measurement; None: it gave none
     id: int = 0
+    payload_sha256: bytes | None = None  # schema.payload_sha256(raw), if already known
 
 
 @dataclass(frozen=True)
@@ -472,7 +473,9 @@ class Store:
     ) -> tuple[set[int], dict[int, str]]:
         """Insert the identities of records[i] for i in indexes (distinct); the indexes that were
         new, and why each record whose identity was stored with another payload is refused."""
-        hashes = {i: schema.payload_sha256(records[i].raw) for i in indexes}
+        hashes = {
+            i: records[i].payload_sha256 or schema.payload_sha256(records[i].raw) for i in indexes
+        }
         params: list[Any] = []
         index_of = {}
         for i in indexes:

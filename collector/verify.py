@@ -7,6 +7,7 @@ live is exactly a record accepted offline.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,6 +43,9 @@ class Verified:
     kid: bytes
     record: dict[str, Any]  # decoded and checked: agent.core.record.decode's named fields
     flag: str | None = None  # why this genuine record looks wrong, if it does
+    # Of the signed payload (collector.schema.payload_sha256), taken here while it is at hand:
+    # the store would otherwise parse the envelope a second time for it.
+    payload_sha256: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -188,4 +192,6 @@ def check_message(
         problem = _key_problem(key, rec["time_ms"], received_at_ms)
     if problem is not None:
         return reject(problem)
-    return Verified(kid=msg.kid, record=rec, flag=flag)
+    return Verified(
+        kid=msg.kid, record=rec, flag=flag, payload_sha256=hashlib.sha256(msg.payload).digest()
+    )

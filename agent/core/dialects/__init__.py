@@ -5,19 +5,12 @@ command is answered with ERROR the generic readings stand. `detect(manufacturer,
 the dialect from the identification answers (+CGMI / +CGMM); a board profile may name one instead.
 """
 
-from agent.core.dialects import fibocom, generic, huawei, quectel, sierra, simcom, telit
+from agent.core.dialects import generic
 from agent.core.errors import InvalidInput
 
-DIALECTS = {
-    "generic": generic,
-    "quectel": quectel,
-    "simcom": simcom,
-    "sierra": sierra,
-    "huawei": huawei,
-    "fibocom": fibocom,
-    "telit": telit,
-}
-NAMES = tuple(DIALECTS)
+# Each vendor's module is imported by plan() when a modem speaks it: an agent polls one modem,
+# so it holds one vendor's parsers, not all of them.
+NAMES = ("generic", "quectel", "simcom", "sierra", "huawei", "fibocom", "telit")
 
 IDENTIFY = generic.IDENTIFY
 
@@ -74,8 +67,10 @@ def detect(manufacturer, model):
 
 def plan(name):
     # type: (str) -> tuple
-    if name not in DIALECTS:
+    if name not in NAMES:
         raise DialectError("unknown dialect %r; known: %s" % (name, ", ".join(NAMES)))
     if name == "generic":
         return generic.STEPS
-    return generic.STEPS + DIALECTS[name].STEPS
+    # A non-empty fromlist makes __import__ return the submodule (CPython and MicroPython).
+    vendor = __import__("agent.core.dialects." + name, None, None, ("STEPS",))
+    return generic.STEPS + vendor.STEPS
