@@ -407,6 +407,28 @@ def _count_day(store: Store, day: date) -> int:
     return int(rows[0][0])
 
 
+# A record received this long before a manifest was written was committed when the day was read
+# (batches commit in milliseconds; the roll-up job relies on the same margin).
+_COMMIT_MARGIN_MS = 60_000
+
+
+def holds_all(store: Store, root: Root, day: date) -> bool:
+    """Whether the archive holds every record of day that the store holds: a manifest written
+    after the last of them was received. A late record stored after the day was archived (its
+    correction not written yet) makes this False, so the hot store must keep the day."""
+    done = manifests(root, day)
+    if not done:
+        return False
+    written_at = load_manifest(root, day, done[-1])[1]["written_at"]
+    written_ms = int(datetime.fromisoformat(written_at.replace("Z", "+00:00")).timestamp() * 1000)
+    start = day_start_ms(day)
+    rows = store.query(
+        "SELECT MAX(received_at_ms) FROM records WHERE time_ms >= ? AND time_ms < ?",
+        [start, start + DAY_MS],
+    )
+    return rows[0][0] is None or int(rows[0][0]) <= written_ms - _COMMIT_MARGIN_MS
+
+
 def closed_days(store: Store, closed_before_ms: int) -> list[date]:
     """Days that have records and ended before closed_before_ms."""
     last = day_of(closed_before_ms)

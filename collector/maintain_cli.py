@@ -3,8 +3,9 @@
     qiyas collector maintain --db DB [--ahead-days 7] [--retention-days 90] [--archive ARCHIVE]
 
 Creates the coming days' partitions, rolls up what arrived since the last run (collector.rollups)
-and drops the days older than the retention; with --archive, only days that archive holds (a
-day is never dropped before it is archived). Every step is idempotent: a run killed half-way is
+and drops the days older than the retention; with --archive, only days that archive holds
+entirely (a day is never dropped before it is archived, nor before a late record of an archived
+day is in its correction). Every step is idempotent: a run killed half-way is
 finished by the next one.
 """
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.ahead_days < 0 or args.retention_days < 1:
         raise UsageError("--ahead-days must be ≥ 0 and --retention-days ≥ 1")
-    archived = _archived_days(args.archive) if args.archive else None
+    root = _archive_root(args.archive) if args.archive else None
     now = now_ms()
     with open_store_or_fail(args.db) as store:
         slices = rollups.refresh(store, now)
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             now,
             args.ahead_days,
             args.retention_days,
-            archived=None if archived is None else archived.__contains__,
+            archived=None if root is None else lambda day: _holds_all(store, root, day),
         )
         received_before = rollups.watermark(store)
     doc = {
@@ -65,10 +66,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _archived_days(location: str) -> set[Any]:
+def _archive_root(location: str) -> Any:
     from collector import archive
 
     try:
-        return set(archive.archived_days(archive.Root(location)))
+        return archive.Root(location)
+    except archive.ArchiveError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _holds_all(store: Any, root: Any, day: Any) -> bool:
+    from collector import archive
+
+    try:
+        return archive.holds_all(store, root, day)
     except archive.ArchiveError as exc:
         raise UsageError(str(exc)) from None

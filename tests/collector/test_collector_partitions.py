@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from probe_signing import SigningProbe
 
 from agent.core import acks, topics
-from collector import batch, localtime, partitions, registry, schema
+from collector import archive, batch, localtime, partitions, registry, schema
 from collector.replay import SeqWindow
 from collector.store import Store, open_store
 from tools.cli import main
@@ -242,3 +244,29 @@ def test_the_maintain_command_rolls_up_and_keeps_what_the_archive_lacks(
     doc = json.loads(capsys.readouterr().out)
     assert doc["days_dropped"] == [] and doc["partitions_created"] == []
     assert doc["rollup_slices"] == 0 or doc["rollup_rows_written"] == 0
+
+
+def test_a_late_record_of_an_archived_day_keeps_the_day_until_its_correction(
+    store: Store, store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    probe = SigningProbe("ma-part-0006")
+    registry.add_key(store, probe.probe, probe.public_key)
+    ingest(store, probe.record(1, time_ms=MIDNIGHT), probe=probe, at=MIDNIGHT + 1000)
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    root, day = archive.Root(str(tmp_path / "archive")), date(2026, 9, 24)
+    assert archive.write_day(store, root, day, public, key.sign, MIDNIGHT + 2 * DAY)
+    # The probe was offline: a record of the archived day arrives three days later.
+    ingest(store, probe.record(2, time_ms=MIDNIGHT + 5), probe=probe, at=MIDNIGHT + 5 * DAY)
+    argv = ["collector", "maintain", "--db", store_url, "--retention-days", "30", "--json"]
+    argv += ["--archive", str(tmp_path / "archive")]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["days_kept_unarchived"] == ["2026-09-24"] and doc["days_dropped"] == []
+    assert store.count_records() == 2
+    # Once its correction is written, the day goes.
+    correction = archive.write_day(store, root, day, public, key.sign, MIDNIGHT + 6 * DAY)
+    assert correction is not None and correction.revision == 2
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["days_dropped"] == ["2026-09-24"]
+    assert store.count_records() == 0
