@@ -6,15 +6,16 @@ reference page and the video ladder.
 servers = ["probe.example.net:8620"]   # web: http://probe.example.net:8621/ref-1/
 streaming_duration_s = 30              # one video session, 5..120
 
-Each server gives one record (`web` or `streaming`) carrying its `server`; a page or stream that
-could not be had at all is a record with `error`, not a missing one.
+Each server gives one record (`web` or `streaming`) carrying its `server`, and the `address` and
+`family` it was reached at (docs/qoe.md §6); a page or stream that could not be had at all is a
+record with `error`, not a missing one.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent.probe import streaming, web, webserver
+from agent.probe import family, streaming, web, webserver
 from agent.probe.endpoint import Endpoint
 from agent.probe.source import ProbeSettings
 from agent.sources import LinkState, Measurement
@@ -22,6 +23,16 @@ from agent.sources import LinkState, Measurement
 if TYPE_CHECKING:
     from agent.boards import Board
     from agent.config import AgentConfig
+
+
+async def _pinned(server: Endpoint, values: dict[str, Any]) -> Endpoint | None:
+    """The server at one address (its family in `values`), or None with `error` in values."""
+    pinned, why = await family.pin(server, None)
+    if pinned is None:
+        values["error"] = why
+        return None
+    values.update(address=pinned.host, family=family.family_of(pinned.host))
+    return pinned
 
 
 def http_base(server: Endpoint) -> str:
@@ -41,12 +52,17 @@ class WebSource:
     async def measure(self, link: LinkState) -> list[Measurement]:
         out = []
         for server in self.servers:
-            url = f"{http_base(server)}/{webserver.PAGE}/"
             values: dict[str, Any] = {"server": str(server), "page": webserver.PAGE}
-            try:
-                values.update(await web.fetch_page(url))
-            except web.WebError as exc:
-                values.update(url=url, error=str(exc))
+            url = f"{http_base(server)}/{webserver.PAGE}/"
+            pinned = await _pinned(server, values)
+            if pinned is None:
+                values["url"] = url
+            else:
+                url = f"{http_base(pinned)}/{webserver.PAGE}/"
+                try:
+                    values.update(await web.fetch_page(url))
+                except web.WebError as exc:
+                    values.update(url=url, error=str(exc))
             out.append(Measurement("web", values))
         return out
 
@@ -66,12 +82,16 @@ class StreamingSource:
     async def measure(self, link: LinkState) -> list[Measurement]:
         out = []
         for server in self.servers:
-            base = http_base(server)
-            values: dict[str, Any] = {"server": str(server)}
-            try:
-                values.update(await streaming.play(base, self.duration_s))
-            except web.WebError as exc:  # a StreamingError is one
-                values.update(url=base, duration_s=self.duration_s, error=str(exc))
+            values: dict[str, Any] = {"server": str(server), "duration_s": self.duration_s}
+            pinned = await _pinned(server, values)
+            base = http_base(pinned or server)
+            if pinned is None:
+                values["url"] = base
+            else:
+                try:
+                    values.update(await streaming.play(base, self.duration_s))
+                except web.WebError as exc:  # a StreamingError is one
+                    values.update(url=base, error=str(exc))
             out.append(Measurement("streaming", values))
         return out
 

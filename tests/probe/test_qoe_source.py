@@ -44,11 +44,13 @@ async def test_web_and_streaming_records(http_side: WebServer) -> None:
     assert page["server"] == f"127.0.0.1:{http_side.port - 1}" and page["page"] == PAGE
     assert page["complete"] and page["objects"] == len(REFERENCE_OBJECTS)
     assert page["url"] == f"http://127.0.0.1:{http_side.port}/{PAGE}/"
+    assert (page["address"], page["family"]) == ("127.0.0.1", "ipv4")
     assert no_page["error"].endswith("Connection refused") and "load_ms" not in no_page
     video, no_video = check_records(
         await make_streaming(cfg, BOARD).measure(LinkState()), "streaming"
     )
     assert video["duration_s"] == 5 and video["errors"] == [] and video["segments"] >= 2
+    assert video["family"] == "ipv4"
     assert video["startup_ms"] / 1000 + video["played_s"] + video["stall_ms"] / 1000 == (
         pytest.approx(5, abs=0.05)
     )
@@ -56,6 +58,15 @@ async def test_web_and_streaming_records(http_side: WebServer) -> None:
     # The month's budget counts what the tests fetched (the segments are MBs, not a DNS query).
     assert bytes_used(Measurement("streaming", video)) == video["bytes"] > 100_000
     assert bytes_used(Measurement("web", page)) == page["bytes"] > 1_500_000
+
+
+async def test_a_server_name_that_does_not_resolve_is_an_error_record() -> None:
+    cfg = agent_config('servers = ["nowhere.invalid:8620"]\nstreaming_duration_s = 5')
+    (page,) = check_records(await make_web(cfg, BOARD).measure(LinkState()), "web")
+    (video,) = check_records(await make_streaming(cfg, BOARD).measure(LinkState()), "streaming")
+    for values in (page, video):
+        assert values["error"].startswith("no IP address for nowhere.invalid")
+        assert "family" not in values and values["url"].startswith("http://nowhere.invalid:8621")
 
 
 @pytest.mark.parametrize(
