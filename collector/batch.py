@@ -192,6 +192,7 @@ def process(
                     flag=_flags(
                         verdict.flag,
                         window.flag(rec["probe"], rec["epoch"], rec["seq"]) if window else None,
+                        metrics.implausible(rec["kind"], rec["values"]),
                     ),
                     validity=verdict_of(rec),
                     payload_sha256=verdict.payload_sha256,
