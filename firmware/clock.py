@@ -5,10 +5,15 @@ Network time costs no traffic beyond the cellular link the probe already has (DE
 7: measurement traffic only towards configured servers), which is why it comes before NTP.
 """
 
+TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
+if TYPE_CHECKING:
+    from collections.abc import Callable  # noqa: F401 - used in type comments, which ruff skips
+
 MIN_SYNCED_YEAR = 2024  # a modem without network time reports its RTC's reset value (1980, 2000)
 
 
 def _days_from_civil(y, m, d):
+    # type: (int, int, int) -> int
     """Days since 1970-01-01 of a Gregorian date (H. Hinnant's algorithm): no time.mktime,
     whose epoch differs between MicroPython ports."""
     y -= m <= 2
@@ -53,6 +58,7 @@ class Clock:
     """
 
     def __init__(self, monotonic_ms, rtc_ms):
+        # type: (Callable[[], int], Callable[[], int]) -> None
         self._monotonic_ms = monotonic_ms
         self._rtc_ms = rtc_ms
         self._base = None  # type: tuple[int, int] | None  # (utc ms, monotonic ms) at sync

@@ -25,6 +25,8 @@ DEFAULT_OUT = REPO / "build" / "firmware"
 ROOT_SOURCES = ("boot.py", "main.py")
 # Runs on the host only: never on a board.
 HOST_ONLY = ("host.py", "platform/host.py", "manifest.py")
+# Read by mypy only (firmware/types.py): no board module imports it at run time.
+TYPE_ONLY = ("types.py",)
 MIN_MICROPYTHON = "1.23"  # the first release that loads mpy v6.3, what mpy-cross emits
 
 
@@ -39,7 +41,7 @@ def sources() -> list[tuple[Path, str]]:
     for base, prefix in trees:
         for path in sorted(base.rglob("*.py")):
             rel = path.relative_to(base).as_posix()
-            if prefix == "lib/firmware" and (rel in HOST_ONLY or rel in ROOT_SOURCES):
+            if prefix == "lib/firmware" and rel in HOST_ONLY + TYPE_ONLY + ROOT_SOURCES:
                 continue
             if "__pycache__" not in rel:
                 out.append((path, f"{prefix}/{rel[:-3]}.mpy"))

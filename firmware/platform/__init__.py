@@ -20,8 +20,13 @@ under CPython with the modem on a PTY (the hil emulators), for tests and develop
 
 import sys
 
+TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
+if TYPE_CHECKING:
+    from firmware.types import Platform  # noqa: F401 - used in type comments, which ruff skips
+
 
 def load():
+    # type: () -> Platform
     """The platform module for the interpreter we run on."""
     if sys.platform == "esp32":
         from firmware.platform import esp32
