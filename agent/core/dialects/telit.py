@@ -10,7 +10,8 @@ it out (the IMSI 12th), e.g.
 The UMTS form carries UARFCN, PSC, Ec/Io, RSCP, ... and its IMSI 16th; GSM has none. So the IMSI
 (14-15 digits, possibly masked "000000000000000") is the anchor: the cell id is the field before
 it, then <NetNameAsc>, <SD>, <ABND> (the LTE band number) and, where present, <T3402>,
-<T3412>, <SINR> (coded 0..250 = -20 + v/5 dB). An answer without an IMSI where an LTE form has
+<T3412>, <SINR> (coded 0..250 = -20 + v/5 dB). Of the GSM and UMTS forms only the PLMN and
+<NetNameAsc> (after the IMSI there too) are read. An answer without an IMSI where an LTE form has
 it is not read past the TAC, and the poll says why. The IMSI itself never enters a snapshot.
 """
 
@@ -31,6 +32,12 @@ def _imsi_index(f):
     return None
 
 
+def _network_name(f, imsi):
+    # <NetNameAsc> follows the IMSI in the GSM, UMTS and LTE layouts alike
+    name = at(f, imsi + 1)
+    return name[:64] if name else None
+
+
 def parse_rfsts(snapshot, lines):
     reasons = []  # type: list
     for f in lines_after(lines, "#RFSTS:"):
@@ -38,7 +45,7 @@ def parse_rfsts(snapshot, lines):
         imsi = _imsi_index(f)
         if imsi is not None and imsi not in _LTE_IMSI_AT:
             reasons.append(_NOT_LTE % (imsi + 1))
-            set_operator(snapshot, mcc, mnc)
+            set_operator(snapshot, mcc, mnc, _network_name(f, imsi))
             continue
         arfcn = integer(at(f, 1), 0, 262143)
         rsrp = integer(at(f, 2), -160, -30)
@@ -58,12 +65,12 @@ def parse_rfsts(snapshot, lines):
         if imsi is None:
             reasons.append(_NO_ANCHOR)
         else:
-            name = at(f, imsi + 1)
+            name = _network_name(f, imsi)
             abnd = integer(at(f, imsi + 3), 1, 255)
             cell["cell_id"] = hexadecimal(at(f, imsi - 1), 8)
             cell["band"] = None if abnd is None else "B%d" % abnd
             cell["sinr_db"] = scaled(integer(at(f, imsi + 6), 0, 250), 0.2, -20)
-        set_operator(snapshot, mcc, mnc, name[:64] if name else None)
+        set_operator(snapshot, mcc, mnc, name)
         update(snapshot["serving_cell"], cell)
     hint_tech(snapshot, snapshot["serving_cell"]["tech"])
     return reasons
