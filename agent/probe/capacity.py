@@ -73,6 +73,7 @@ class DirectionResult:
     steady: bool = False  # the detector found working conditions
     line_bytes: int | None = None  # what the test put on the line, both ways, headers included
     client_cpu: float | None = None  # the agent's own CPU over the test, share of one core
+    server: control.Load | None = None  # the server's own load over the session, as it said
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +88,8 @@ class DirectionResult:
             "steady": self.steady,
             "line_bytes": self.line_bytes,
             "client_cpu": None if self.client_cpu is None else round(self.client_cpu, 3),
+            "server_cpu": None if self.server is None else self.server.cpu,
+            "server_sessions_max": None if self.server is None else self.server.sessions_max,
         }
 
 
@@ -260,6 +263,7 @@ async def measure_direction(
         if payload is not None:
             payload.close()
     wall = time.monotonic() - wall0
+    server_load = await _server_load(loop, addrinfo, token)
     rate = steady_rate(samples)
     interval_s, points = series(samples)
     return DirectionResult(
@@ -275,7 +279,28 @@ async def measure_direction(
         rate.steady,
         None if None in on_line else sum(n for n in on_line if n is not None),
         (_own_cpu_s() - cpu0) / wall if wall > 0 else None,
+        server_load,
     )
+
+
+async def _server_load(
+    loop: asyncio.AbstractEventLoop, addrinfo: tuple[Any, ...], token: bytes
+) -> control.Load | None:
+    """The server's load over our session (methodology §3.4); None when it does not say (an
+    older server, a lost connection): unknown, never taken as "not loaded"."""
+    family, kind, proto, _, addr = addrinfo
+    sock = socket.socket(family, kind, proto)
+    sock.setblocking(False)
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            await loop.sock_connect(sock, addr)
+            req = control.Request(control.LOAD, 1, 0, 1, token)
+            await loop.sock_sendall(sock, control.encode_request(req))
+            return control.decode_load(await bulk.recv_exact(loop, sock, control.LOAD_SIZE))
+    except (TimeoutError, OSError, EOFError, control.ControlError):
+        return None
+    finally:
+        sock.close()
 
 
 async def _sample(

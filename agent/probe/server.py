@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import resource
 import socket
 import struct
 import time
@@ -47,6 +48,7 @@ STAMP_RCVBUF = 1024 * 1024
 PACING_STEP_S = 0.005
 MIN_PACED_READ = 4096
 STAMP_BATCH = 64  # packets read per wake-up before other clients' work gets its turn
+FINISHED_KEPT = 1024  # ended sessions whose load a client may still ask for
 PAYLOAD_BYTES = 4 * 1024 * 1024
 SINK_BYTES = 1024 * 1024
 
@@ -214,6 +216,9 @@ class Session:
     direction: int
     streams: int
     deadline: float
+    started: float = 0.0  # loop time
+    cpu0: float = 0.0  # our process's CPU seconds at the start
+    sessions_max: int = 1  # most sessions served at once during this one
     open: set[int] = field(default_factory=set)
     seen: set[int] = field(default_factory=set)
     cut: bool = False  # a stream ended before the deadline (closed by the client, or stalled)
@@ -223,6 +228,11 @@ class Session:
         """Whether it counts against the limits: until its streams have all come and gone (or
         one was cut and the others have gone). Its token stays spent until the deadline."""
         return bool(self.open) or (len(self.seen) < self.streams and not self.cut)
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _bytes_acked(sock: socket.socket) -> int:
@@ -242,6 +252,7 @@ class CapacityEndpoint:
         self.limits = limits
         self.refusals = refusals
         self.sessions: dict[bytes, Session] = {}
+        self._finished: OrderedDict[bytes, control.Load] = OrderedDict()  # FINISHED_KEPT at most
         self._connections: dict[str, int] = {}  # per prefix
         self._penalised: dict[str, float] = {}  # prefix → until when it gets no session
         self._tasks: set[asyncio.Task[None]] = set()
@@ -298,7 +309,8 @@ class CapacityEndpoint:
             else:
                 del self._connections[prefix]
 
-    async def _stream(self, conn: socket.socket, client: str, prefix: str) -> None:
+    async def _request(self, conn: socket.socket, client: str) -> control.Request | None:
+        """The stream's request, or None (refused and logged) when it is late, cut or bad."""
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.limits.request_timeout_s):
@@ -307,15 +319,24 @@ class CapacityEndpoint:
             self.refusals.refuse(
                 client, f"no capacity request within {self.limits.request_timeout_s:g} s"
             )
-            return
+            return None
         except EOFError:
             self.refusals.refuse(client, "closed before a whole capacity request")
-            return
+            return None
         try:
-            req = control.decode_request(data)
+            return control.decode_request(data)
         except control.ControlError as exc:
             self.refusals.refuse(client, "bad capacity request", str(exc))
             _send_now(conn, control.encode_reply(control.Reply(control.BAD_REQUEST, 0)))
+            return None
+
+    async def _stream(self, conn: socket.socket, client: str, prefix: str) -> None:
+        loop = asyncio.get_running_loop()
+        req = await self._request(conn, client)
+        if req is None:
+            return
+        if req.direction == control.LOAD:
+            _send_now(conn, control.encode_load(self._load(req.token, prefix, loop.time())))
             return
         if self._penalised.get(prefix, 0.0) > loop.time():
             self.refusals.refuse(client, "a stream of this client's prefix stalled recently")
@@ -390,8 +411,12 @@ class CapacityEndpoint:
         if mine >= self.limits.max_sessions_per_client:
             return control.CLIENT_LIMIT, None
         duration = min(req.duration_ms / 1000, self.limits.max_duration_s)
-        session = Session(req.token, client, req.direction, req.streams, now + duration)
+        session = Session(
+            req.token, client, req.direction, req.streams, now + duration, now, _cpu_s()
+        )
         self.sessions[req.token] = session
+        for live in self.sessions.values():
+            live.sessions_max = max(live.sessions_max, len(self.sessions))
         log.info(
             "capacity session from %s: %s, %d stream(s), %.1f s",
             client,
@@ -407,9 +432,25 @@ class CapacityEndpoint:
         if session.open:
             return
         if loop.time() >= session.deadline:
-            self.sessions.pop(session.token, None)
+            if self.sessions.pop(session.token, None) is not None:
+                self._finished[session.token] = self._measured(session, loop.time())
+                if len(self._finished) > FINISHED_KEPT:
+                    self._finished.popitem(last=False)
         else:
             loop.call_at(session.deadline, self._maybe_end, session, loop)
+
+    def _measured(self, session: Session, now: float) -> control.Load:
+        """Our load over the session so far: CPU as a share of one core (the server is one
+        event loop: 1.0 is saturated); the NIC's utilisation is not known here."""
+        wall = now - session.started
+        cpu = (_cpu_s() - session.cpu0) / wall if wall > 0 else None
+        return control.Load(cpu, None, session.sessions_max)
+
+    def _load(self, token: bytes, client: str, now: float) -> control.Load:
+        session = self.sessions.get(token)
+        if session is not None and session.client == client:
+            return self._measured(session, now)
+        return self._finished.get(token, control.Load(None, None, None))
 
     async def _send(
         self, loop: asyncio.AbstractEventLoop, conn: socket.socket, rate_bps: float

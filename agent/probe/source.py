@@ -206,6 +206,14 @@ class CapacitySource:
                 values[f"{name}_cv"] = round(result.cv, 4)
             if result.client_cpu is not None:
                 values[f"{name}_client_cpu"] = round(result.client_cpu, 3)
+            if result.server is not None:  # what the server said of its own load (§3.4)
+                for key, value in (
+                    ("server_cpu", result.server.cpu),
+                    ("server_nic", result.server.nic),
+                    ("server_sessions_max", result.server.sessions_max),
+                ):
+                    if value is not None:
+                        values[f"{name}_{key}"] = value
             if result.line_bytes is not None:
                 own = result.line_bytes + (loaded["sent"] + loaded["received"]) * STAMP_LINE_BYTES
                 values[f"{name}_test_line_bytes"] = own

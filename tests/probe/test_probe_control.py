@@ -30,7 +30,7 @@ def test_request_layout_and_round_trip() -> None:
     ("mutate", "message"),
     [
         (lambda b: b"HTTP" + b[4:], "not a capacity request"),
-        (lambda b: b[:4] + b"\x02" + b[5:], "direction 2"),
+        (lambda b: b[:4] + b"\x03" + b[5:], "direction 3"),
         (lambda b: b[:5] + b"\x00" + b[6:], "streams 0"),
         (lambda b: b[:5] + b"\x11" + b[6:], "streams 17"),
         (lambda b: b[:6] + b"\x04" + b[7:], "stream index 4"),
@@ -61,7 +61,8 @@ def test_reply_and_report() -> None:
 
 @given(st.binary(max_size=64))
 def test_decoders_take_any_bytes(data: bytes) -> None:
-    for decode in (control.decode_request, control.decode_reply, control.decode_report):
+    decoders = (control.decode_request, control.decode_reply, control.decode_report)
+    for decode in (*decoders, control.decode_load):
         try:
             decode(data)
         except control.ControlError as exc:
@@ -69,7 +70,7 @@ def test_decoders_take_any_bytes(data: bytes) -> None:
 
 
 @given(
-    st.sampled_from([0, 1]),
+    st.sampled_from([control.DOWN, control.UP, control.LOAD]),
     st.integers(1, 16).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1))),
     st.integers(1, control.MAX_DURATION_MS),
     st.binary(min_size=16, max_size=16),
@@ -126,3 +127,16 @@ def test_reasons_are_plain() -> None:
     assert reason(OSError(111, "Connect call failed ('198.18.0.2', 1)")) == "Connection refused"
     assert reason(socket.gaierror(-2, "Name or service not known")) == "Name or service not known"
     assert reason(TimeoutError()) == "timed out"
+
+
+def test_load_message_round_trips_and_unknown_stays_unknown() -> None:
+    raw = control.encode_load(control.Load(0.4567, None, 3))
+    assert len(raw) == control.LOAD_SIZE and raw[:4] == b"QYL1"
+    assert control.decode_load(raw) == (0.457, None, 3)  # per mille on the wire
+    assert control.decode_load(control.encode_load(control.Load(None, None, None))) == (
+        None,
+        None,
+        None,
+    )
+    with pytest.raises(control.ControlError, match="reserved octets"):
+        control.decode_load(raw[:-1] + b"\x01")

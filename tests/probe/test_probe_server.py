@@ -234,3 +234,26 @@ async def test_ipv6_with_the_hop_limit_reflected() -> None:
         await srv.aclose()
     assert (reply.sender_seq, reply.sender_ttl) == (3, 64)  # the hop limit it arrived with
     assert lat["received"] == 5 and str(Endpoint("::1", srv.port)) == f"[::1]:{srv.port}"
+
+
+async def test_the_server_reports_its_own_load_over_each_session(
+    server: MeasurementServer,
+) -> None:
+    # Two sessions at once (two clients' tests): each hears that the server served two, and
+    # what share of one core the server's loop used meanwhile (docs/methodology.md §3.4).
+    results = await asyncio.gather(
+        measure_direction(ep(server), control.DOWN, 2, 1.5),
+        measure_direction(ep(server), control.UP, 2, 1.5),
+    )
+    for result in results:
+        assert result.server is not None
+        assert result.server.sessions_max == 2
+        assert result.server.cpu is not None and 0 < result.server.cpu < 1.5
+        assert result.server.nic is None  # not known on this server: unknown, not 0
+        assert result.as_dict()["server_sessions_max"] == 2
+    # A token the server never saw: unknown in every field.
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(control.encode_request(control.Request(control.LOAD, 1, 0, 1, os.urandom(16))))
+    load = control.decode_load(await asyncio.wait_for(reader.readexactly(control.LOAD_SIZE), 5))
+    assert load == (None, None, None)
+    writer.close()
