@@ -7,7 +7,9 @@ docs/methodology.md §3.2):
 
     result    = bytes delivered during the latest steady window / its duration;
     stability = coefficient of variation of the window's intervals;
-    never stable: the rate over the second half, marked not steady.
+    never stable (a short test, a line that never settles): the rate after the older warm-up rule
+              (the first tick from MIN_WARMUP_S on at 90 % of the second half's median, at most
+              half the test), marked not steady.
 
 The per-interval series covers the whole test (warm-up included) so it can be inspected. Each
 stream's TCP_INFO gives what the test itself put on the line, headers included, so that a
@@ -36,6 +38,8 @@ from agent.probe.endpoint import Endpoint, ResolveError, reason, resolve
 TICK_S = 0.1
 INTERVAL_TICKS = 5  # 500-ms intervals for the working-conditions detector
 MIN_DURATION_S = 1.0
+MIN_WARMUP_S = 0.5  # the older rule, where the detector found no steady window
+STEADY_SHARE = 0.9
 MAX_SERIES_POINTS = 50
 CONNECT_TIMEOUT_S = 5.0
 REPORT_GRACE_S = 0.5
@@ -104,7 +108,7 @@ class SteadyRate(NamedTuple):
 
 def steady_rate(samples: list[tuple[float, int]]) -> SteadyRate:
     """The rate over the latest steady window of cumulative samples (t since start, bytes) taken
-    every TICK_S; over the second half, not steady, when the detector never found one."""
+    every TICK_S; after the older warm-up rule, not steady, when the detector found none."""
     if len(samples) < 3:
         return SteadyRate(None, 0, 0.0, 0.0, None, False)
     points = samples[::INTERVAL_TICKS]
@@ -116,12 +120,25 @@ def steady_rate(samples: list[tuple[float, int]]) -> SteadyRate:
         (t0, b0), (t1, b1) = points[window.start], points[window.end]
         cv, stable = window.cv, True
     else:
-        (t0, b0), (t1, b1) = samples[len(samples) // 2], samples[-1]
-        cv = steady.coefficient_of_variation(rates[len(rates) // 2 :])
+        start = _warmup_end(samples)
+        (t0, b0), (t1, b1) = samples[start], samples[-1]
+        cv = steady.coefficient_of_variation(_rates(samples[start::INTERVAL_TICKS]))
         stable = False
     if t1 <= t0:
         return SteadyRate(None, 0, 0.0, t0, None, False)
     return SteadyRate((b1 - b0) * 8 / (t1 - t0) / 1e6, b1 - b0, t1 - t0, t0, cv, stable)
+
+
+def _warmup_end(samples: list[tuple[float, int]]) -> int:
+    """The older rule's end of warm-up: the first tick from MIN_WARMUP_S on whose rate reaches
+    STEADY_SHARE of the second half's median, never past half the test."""
+    rates = _rates(samples)
+    half = sorted(rates[len(rates) // 2 :])
+    median = half[len(half) // 2]
+    for k, rate in enumerate(rates):
+        if samples[k][0] >= MIN_WARMUP_S and rate >= STEADY_SHARE * median:
+            return min(k, len(samples) // 2)
+    return len(samples) // 2
 
 
 def line_bytes(sock: socket.socket) -> int | None:

@@ -54,10 +54,12 @@ def test_bursty_scheduling_is_averaged_not_taken_as_warm_up_over() -> None:
     assert rate.cv is not None and 0.05 < rate.cv < 0.15  # visible, but not unstable
 
 
-def test_too_short_to_settle_is_the_second_half_not_steady() -> None:
+def test_too_short_to_settle_takes_the_older_warm_up_rule_not_steady() -> None:
     rate = steady_rate(cumulative([50] * 20))  # 4 intervals: the detector needs 7
-    assert not rate.steady and rate.warmup_s == pytest.approx(1.0)
+    assert not rate.steady and rate.warmup_s == pytest.approx(0.5)  # from 0.5 s at 90 %
     assert rate.mbps == pytest.approx(50, rel=1e-4)
+    # Never reaching the second half's rate early: the first half is dropped, no more.
+    assert steady_rate(cumulative([1] * 10 + [100] * 10)).warmup_s == pytest.approx(1.0)
 
 
 def test_too_short_to_say() -> None:
