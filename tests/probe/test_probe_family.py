@@ -33,7 +33,7 @@ def test_latency_and_capacity_over_each_family_of_a_dual_stack_link() -> None:
         results = {}
         for family in ("ipv4", "ipv6"):
             code, out = _probe(link, "all", "--server", f"dual.test:{where['port']}",
-                               "--family", family, "--duration", "3", "--count", "20")  # fmt: skip
+                               "--family", family, "--duration", "5", "--count", "20")  # fmt: skip
             assert code == 0, out
             results[family] = out
         proc.terminate()
