@@ -10,6 +10,13 @@ from agent.core.at import ATSession
 from agent.core.errors import QiyasError
 from agent.core.radio import Poller, new_snapshot
 
+TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
+if TYPE_CHECKING:  # used in type comments, which ruff skips: hence the noqa
+    from collections.abc import Awaitable, Callable  # noqa: F401
+    from typing import Any  # noqa: F401
+
+    from firmware.types import Platform, Port  # noqa: F401
+
 RESYNC_TIMEOUT_S = 0.5
 RESYNC_TRIES = 3
 CCLK_TIMEOUT_S = 2.0
@@ -20,10 +27,12 @@ class ModemDown(QiyasError):
 
 
 def _ignore(snapshot, lines):
+    # type: (dict[str, Any], list[str]) -> None
     pass
 
 
 def _keep_cclk(snapshot, lines):
+    # type: (dict[str, Any], list[str]) -> None
     for line in lines:
         if line.startswith("+CCLK:"):
             snapshot["cclk"] = line
@@ -31,6 +40,7 @@ def _keep_cclk(snapshot, lines):
 
 class Modem:
     def __init__(self, port, platform, dialect="auto", boot_wait_s=20, power_key=None):
+        # type: (Port, Platform, str, float, Callable[[], Awaitable[None]] | None) -> None
         """port and platform: see firmware/platform. power_key: an async callable that
         power-cycles the modem, or None if the board has none."""
         self.port = port
@@ -39,13 +49,16 @@ class Modem:
         self.boot_wait_s = boot_wait_s
         self.power_key = power_key
         self.session = ATSession()
-        self.identity = None  # type: dict | None
+        self.identity = None  # type: dict[str, Any] | None
         self.recoveries = []  # type: list[str]  # what brought the modem back, since last taken
 
     def _now(self):
+        # type: () -> float
         return self.platform.monotonic_ms() / 1000
 
     async def _run(self, steps, snapshot, reboot_ends_poll=True):
+        # type: (tuple[Any, ...], dict[str, Any], bool) -> Poller
+        """Walk steps (a plan of agent/core/dialects) to its end, filling snapshot."""
         poller = Poller(self.session, steps, snapshot, reboot_ends_poll=reboot_ends_poll)
         self.port.write(poller.start(self._now()))
         while not poller.done:
@@ -59,6 +72,7 @@ class Modem:
         return poller
 
     async def _resync(self, deadline_s):
+        # type: (float) -> bool
         while True:
             self.session.reset()
             # An RDY left over from the modem's boot must not end the resync: its AT would be
@@ -70,6 +84,8 @@ class Modem:
                 return False
 
     async def _poll_once(self):
+        # type: () -> tuple[dict[str, Any] | None, str | None]
+        """(snapshot, None), or (None, what failed)."""
         if self.identity is None:
             snapshot = new_snapshot()
             poller = await self._run(dialects.IDENTIFY, snapshot)
@@ -92,7 +108,7 @@ class Modem:
         return (None, poller.failed) if poller.failed else (snapshot, None)
 
     async def poll(self):
-        # type: () -> dict
+        # type: () -> dict[str, Any]
         """One radio snapshot; recovers the modem if it does not answer, else ModemDown."""
         snapshot, failure = await self._poll_once()
         if snapshot is not None:
@@ -120,7 +136,7 @@ class Modem:
     async def network_time(self):
         # type: () -> str | None
         """The modem's +CCLK line, or None if it does not answer it."""
-        found = {}  # type: dict
+        found = {}  # type: dict[str, str]
         poller = await self._run((("AT+CCLK?", _keep_cclk, CCLK_TIMEOUT_S),), found)
         return None if poller.failed else found.get("cclk")
 

@@ -11,6 +11,10 @@ from agent.core.dialects import NAMES
 from agent.core.errors import InvalidInput
 from agent.core.record import valid_probe_id
 
+TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
+if TYPE_CHECKING:
+    from typing import Any  # noqa: F401 - used in type comments, which ruff skips
+
 MAX_BYTES = 8192
 MAX_OUTBOX = 400
 # schedule name -> (default seconds, lowest allowed)
@@ -22,6 +26,8 @@ class SettingsError(InvalidInput):
 
 
 def _pick(table, key, kinds, lo=None, hi=None, default=None, where=""):
+    # type: (dict[str, Any], str, type | tuple[type, ...], float | None, float | None, Any, str) -> Any
+    """table[key] (a JSON value, hence Any) when it is one of kinds and within lo..hi."""
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
     value = table.get(key, default)
     name = where + key
@@ -29,12 +35,18 @@ def _pick(table, key, kinds, lo=None, hi=None, default=None, where=""):
         raise SettingsError("%s is missing" % name)
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         raise SettingsError("%s has the wrong type" % name)
-    if lo is not None and not lo <= value <= hi:
+    if (
+        lo is not None
+        and hi is not None
+        and isinstance(value, (int, float))
+        and not lo <= value <= hi
+    ):
         raise SettingsError("%s must be in %s..%s" % (name, lo, hi))
     return value
 
 
 def _table(data, key):
+    # type: (dict[str, Any], str) -> dict[str, Any]
     value = data.get(key, {})
     if not isinstance(value, dict):
         raise SettingsError("%s must be an object" % key)
@@ -43,21 +55,21 @@ def _table(data, key):
 
 class Settings:
     def __init__(self, data):
-        # type: (dict) -> None
+        # type: (object) -> None
         if not isinstance(data, dict):
             raise SettingsError("settings must be a JSON object")
-        probe = data.get("probe_id")
+        probe = data.get("probe_id", "")
         if not valid_probe_id(probe):
             raise SettingsError("probe_id must be 1..64 of letters, digits, '.', '_', '-'")
-        self.probe_id = probe
+        self.probe_id = probe  # type: str
         self.board = _pick(data, "board", str)  # type: str
         self.state_dir = _pick(data, "state_dir", str, default="/qiyas")  # type: str
         self.key_file = _pick(data, "key_file", str, default="/probe.key")  # type: str
         # Each record is a file, and littlefs gives a file of this size a 4 KiB block: 200 take
         # 800 KiB of a ~2 MiB filesystem, and hold ~15 hours of records through an outage.
-        self.outbox_max_records = _pick(data, "outbox_max_records", int, 10, MAX_OUTBOX, 200)
-        self.ack_timeout_s = _pick(data, "ack_timeout_s", int, 1, 3600, 30)
-        self.watchdog_s = _pick(data, "watchdog_s", int, 10, 3600, 120)
+        self.outbox_max_records = _pick(data, "outbox_max_records", int, 10, MAX_OUTBOX, 200)  # type: int
+        self.ack_timeout_s = _pick(data, "ack_timeout_s", int, 1, 3600, 30)  # type: int
+        self.watchdog_s = _pick(data, "watchdog_s", int, 10, 3600, 120)  # type: int
         # The controller's Ed25519 public key: commands are taken only when it is given.
         key = data.get("controller_key")
         self.controller_key = None  # type: bytes | None
@@ -89,7 +101,7 @@ class Settings:
 
         # The board's [modem] section as it is (checked by agent.boards on the host), plus the
         # host build's `port` and `power_signal_pid`.
-        self.modem = _table(data, "modem")  # type: dict
+        self.modem = _table(data, "modem")  # type: dict[str, Any]
         _pick(self.modem, "baud", int, 1200, 4000000, 115200, "modem.")
         _pick(self.modem, "boot_wait_s", (int, float), 0, 120, 20, "modem.")
         dialect = _pick(self.modem, "dialect", str, default="auto", where="modem.")
