@@ -34,8 +34,9 @@ EARLIEST_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 MAX_AGE_MS = 400 * 86_400_000
 FLAG_AHEAD_MS = 5 * 60_000
 MAX_AHEAD_MS = 86_400_000
-# An unsynchronised clock counts from 1970 (or its build date) on; past 9999 no calendar holds it.
-_CALENDAR_END_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z
+# An unsynchronised clock counts from 1970 (or its build date) on; past 9999 no calendar holds it,
+# and the store converts times to Casablanca's clock, which needs the year's last day as margin.
+_CALENDAR_END_MS = 253_402_214_400_000  # 9999-12-31T00:00:00Z
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def time_problem(time_ms: int, synced: bool, received_at_ms: int) -> tuple[str |
     if not synced:
         if not 0 <= time_ms < _CALENDAR_END_MS:
             return (
-                f"time_ms {time_ms} of an unsynchronised clock is no calendar time 1970..9999",
+                f"time_ms {time_ms} of an unsynchronised clock is no calendar time 1970..9999-12-30",
                 None,
             )
         return None, None

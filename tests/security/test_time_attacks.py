@@ -237,3 +237,26 @@ def test_a_time_within_pythons_calendar_formats_as_datetime_does() -> None:
     for value in (ms(1, 1, 1), ms(1970), NOW, ms(9999, 12, 31) + DAY_MS - 1):
         when = epoch + timedelta(milliseconds=value)
         assert iso_ms(value) == when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_an_unsynchronised_time_on_the_calendars_last_day_is_quarantined_alone(
+    store: Store,
+) -> None:
+    """The store converts each time to Casablanca's clock and to a day partition, which the last
+    day of year 9999 cannot give: such a record must be refused at the gate, not fail the
+    batch of every probe in it."""
+    honest, odd = SigningProbe("probe-h"), SigningProbe("probe-o")
+    for probe in (honest, odd):
+        registry.add_key(store, probe.probe, probe.public_key)
+    late = ms(9999, 12, 31) + DAY_MS - 1_800_000  # 23:30 UTC: past midnight in Casablanca
+    versions = {"agent": "0", "board": "b", "firmware": "f"}
+    payload = record.encode(odd.probe, 1, 1, late, False, "health", {"uptime_s": 1}, versions)
+    messages = [
+        (topics.records(honest.probe), honest.record(1, time_ms=NOW)),
+        (topics.records(odd.probe), odd.sign(payload)),
+    ]
+    outcome = batch.process(store, store.key, messages, NOW)
+    assert outcome.acks == {
+        honest.probe: [(1, 1, acks.STORED)],
+        odd.probe: [(1, 1, acks.QUARANTINED)],
+    }
