@@ -96,7 +96,7 @@ def time_problem(time_ms: int, synced: bool, received_at_ms: int) -> tuple[str |
     if not synced:
         if not 0 <= time_ms < _CALENDAR_END_MS:
             return (
-                f"time_ms {time_ms} of an unsynchronised clock is outside 1970..9999-12-30",
+                f"time_ms {time_ms} of an unsynchronised clock: no calendar day 1970..9999-12-30",
                 None,
             )
         return None, None
