@@ -107,9 +107,10 @@ def test_colliding_schedules_never_overlap_and_queued_tests_record_their_wait(
     # No vantage is configured for the household's own traffic: unknown, not zero.
     summary = [(r["validity"], r["values"].get("down_mbps")) for r in capacity]
     assert all("cross-traffic-unknown" in r["validity"]["reasons"] for r in capacity), summary
-    # A 2-s direction is too short for the detector (7 intervals of 0.5 s): not steady, the rate
-    # of its last second, which after a loss TCP delivers in bursts (head-of-line blocking);
-    # where that second was stable, it is near the shaper's rate — no other test shared it.
-    stable = [r for r in capacity if "unstable" not in r["validity"]["reasons"]]
-    assert stable, summary
-    assert all(r["values"]["down_mbps"] == pytest.approx(20, rel=0.15) for r in stable), summary
+    # A 2-s direction is too short for the detector (7 intervals of 0.5 s): its rate is that of
+    # the last second, which after a loss TCP delivers in bursts (head-of-line blocking) — read
+    # 20.3..23.1 Mbit/s through this 20 Mbit/s shaper on a loaded machine. So it must be flagged
+    # not-steady, which keeps it out of the regulator's aggregates; the rate of a steady test is
+    # tests/probe/test_probe_link.py's to check.
+    assert all("not-steady" in r["validity"]["reasons"] for r in capacity), summary
+    assert all(r["values"]["down_mbps"] > 0 for r in capacity), summary
