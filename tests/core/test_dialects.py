@@ -82,6 +82,8 @@ def test_plmn_keeps_leading_zeros_and_three_digit_mncs():
     assert plmn("404-45") == ("404", "45")
     assert plmn("310410") == ("310", "410")
     assert plmn("2620") == (None, None) and plmn("26a01") == (None, None)
+    # "000 00": a Telit GSM module with no network (captures/telit-gsm-rfsts-no-plmn)
+    assert plmn("000 00") == (None, None) and plmn("00101") == ("001", "01")
 
 
 # -- generic 27.007 -------------------------------------------------------------------------

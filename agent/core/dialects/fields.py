@@ -187,7 +187,8 @@ def plmn(text):
             digits += ch
         elif ch not in " -":
             return None, None
-    if len(digits) not in (5, 6):
+    # MCC 000 is not allocated (E.212): modules print "000 00" when they have no network
+    if len(digits) not in (5, 6) or digits[:3] == "000":
         return None, None
     return digits[:3], digits[3:]
 

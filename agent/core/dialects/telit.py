@@ -32,10 +32,11 @@ def _imsi_index(f):
     return None
 
 
-def _network_name(f, imsi):
-    # <NetNameAsc> follows the IMSI in the GSM, UMTS and LTE layouts alike
+def _network_name(f, imsi, mcc):
+    # <NetNameAsc> follows the IMSI in the GSM, UMTS and LTE layouts alike; without a PLMN it
+    # names no serving network (a GSM module printed "000 00" beside its SIM's home network name)
     name = at(f, imsi + 1)
-    return name[:64] if name else None
+    return name[:64] if name and mcc is not None else None
 
 
 def parse_rfsts(snapshot, lines):
@@ -45,7 +46,7 @@ def parse_rfsts(snapshot, lines):
         imsi = _imsi_index(f)
         if imsi is not None and imsi not in _LTE_IMSI_AT:
             reasons.append(_NOT_LTE % (imsi + 1))
-            set_operator(snapshot, mcc, mnc, _network_name(f, imsi))
+            set_operator(snapshot, mcc, mnc, _network_name(f, imsi, mcc))
             continue
         arfcn = integer(at(f, 1), 0, 262143)
         rsrp = integer(at(f, 2), -160, -30)
@@ -65,7 +66,7 @@ def parse_rfsts(snapshot, lines):
         if imsi is None:
             reasons.append(_NO_ANCHOR)
         else:
-            name = _network_name(f, imsi)
+            name = _network_name(f, imsi, mcc)
             abnd = integer(at(f, imsi + 3), 1, 255)
             cell["cell_id"] = hexadecimal(at(f, imsi - 1), 8)
             cell["band"] = None if abnd is None else "B%d" % abnd
