@@ -16,6 +16,12 @@ from agent.core.errors import QiyasError
 from agent.core.keyid import kid_for
 from firmware.outbox import write_atomic
 
+TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
+if TYPE_CHECKING:  # used in type comments, which ruff skips: hence the noqa
+    from typing import Any  # noqa: F401
+
+    from firmware.types import App  # noqa: F401
+
 COUNTER_FILE = "command.json"
 REFUSAL_REPORT_MS = 60000
 SOURCES = ("radio", "health")
@@ -27,6 +33,7 @@ class ActionError(QiyasError):
 
 class Commands:
     def __init__(self, app, controller_key):
+        # type: (App, bytes) -> None
         """app: the firmware App; controller_key: the controller's 32-byte public key."""
         self.app = app
         self.public = controller_key
@@ -37,6 +44,7 @@ class Commands:
         self._last_report = None  # type: int | None
 
     def _load(self):
+        # type: () -> int
         try:
             with open(self.path, "rb") as f:
                 counter = json.loads(f.read(64))["counter"]
@@ -45,6 +53,7 @@ class Commands:
         return counter if isinstance(counter, int) else 0
 
     def _verify(self, signature, data):
+        # type: (bytes, bytes) -> bool
         return ed25519.verify(self.public, signature, data)
 
     def handle(self, data):
@@ -70,22 +79,26 @@ class Commands:
         app.emit("status", command.outcome_values(cmd, outcome, detail))
 
     def _refuse(self, reason):
+        # type: (str) -> None
         self._refused += 1
         now = self.app.platform.monotonic_ms()
         if self._last_report is not None and now - self._last_report < REFUSAL_REPORT_MS:
             return
         self._last_report = now
-        values = {"event": "command", "outcome": "refused", "detail": reason[:200]}
+        values = {"event": "command", "outcome": "refused", "detail": reason[:200]}  # type: dict[str, Any]
         values["refused"] = self._refused
         self._refused = 0
         self.app.emit("status", values)
 
     def _sources(self, names):
+        # type: (list[str]) -> None
         missing = [n for n in names if n not in SOURCES]
         if missing:
             raise ActionError("not scheduled on this probe: %s" % ", ".join(missing))
 
     def _act(self, cmd):
+        # type: (command.Command) -> str
+        """What was done, for the status record; ActionError if this board cannot do it."""
         app = self.app
         args = cmd.args
         if cmd.action == command.SCHEDULE:

@@ -20,6 +20,10 @@ import os
 from agent.core import record
 from agent.core.errors import QiyasError
 
+TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
+if TYPE_CHECKING:
+    from collections.abc import Callable  # noqa: F401 - used in type comments, which ruff skips
+
 STATE = "state.json"
 RECORDS = "records"
 MAX_STATE_BYTES = 256
@@ -30,6 +34,7 @@ class OutboxError(QiyasError):
 
 
 def _exists(path):
+    # type: (str) -> bool
     try:
         os.stat(path)
         return True
@@ -38,6 +43,7 @@ def _exists(path):
 
 
 def _make_dirs(path):
+    # type: (str) -> None
     at = ""
     for part in path.split("/"):
         at = at + "/" + part if at or path.startswith("/") else part
@@ -46,6 +52,7 @@ def _make_dirs(path):
 
 
 def _random4():
+    # type: () -> bytes
     try:
         return os.urandom(4)  # the chip's hardware generator
     except AttributeError:  # ports without it (webassembly): random, seeded at start
@@ -55,6 +62,7 @@ def _random4():
 
 
 def write_atomic(path, data):
+    # type: (str, bytes) -> None
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(data)
@@ -78,7 +86,8 @@ class Outbox:
     # -- boot --------------------------------------------------------------------------------
 
     def _scan(self):
-        keys = []
+        # type: () -> list[tuple[int, int]]
+        keys = []  # type: list[tuple[int, int]]
         for name in os.listdir(self.root + "/" + RECORDS):
             if name.endswith(".tmp"):  # a write cut short: its seq was already reserved
                 os.remove(self.root + "/" + RECORDS + "/" + name)
@@ -90,6 +99,8 @@ class Outbox:
         return keys
 
     def _load_state(self):
+        # type: () -> tuple[int, int]
+        """(epoch, next seq) from state.json, or rebuilt from the records when it is unusable."""
         path = self.root + "/" + STATE
         try:
             with open(path, "rb") as f:
@@ -117,6 +128,7 @@ class Outbox:
         return epoch, next_seq
 
     def _save_state(self, epoch, next_seq):
+        # type: (int, int) -> None
         data = json.dumps({"epoch": epoch, "next_seq": next_seq}).encode()
         write_atomic(self.root + "/" + STATE, data)
         self.epoch, self._next_seq = epoch, next_seq
@@ -137,6 +149,7 @@ class Outbox:
         return seq
 
     def add(self, kind, build):
+        # type: (str, Callable[[int, int], bytes]) -> int
         """Build the signed record with the next (epoch, seq), reserve that seq, write it.
 
         The same contract as the Linux outbox's `add` (agent.core.recorder uses either): an
@@ -192,4 +205,5 @@ class Outbox:
         return n
 
     def _path(self, epoch, seq):
+        # type: (int, int) -> str
         return "%s/%s/%d-%d" % (self.root, RECORDS, seq, epoch)

@@ -2,12 +2,16 @@
 
 MicroPython has no `typing` module, so the firmware's modules name these in type comments and
 import them under `if TYPE_CHECKING:` with a module constant `TYPE_CHECKING = False`, which
-mypy reads as true and MicroPython never runs (docs/development.md). This module imports no
-other of ours, so such imports cannot make a loop in the import graph (tests/structure).
+mypy reads as true and MicroPython never runs (docs/development.md). This module imports none
+of ours but the leaves clock and settings, so such imports cannot make a loop in the import
+graph (tests/structure).
 """
 
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+
+from firmware.clock import Clock
+from firmware.settings import Settings
 
 
 class Port(Protocol):
@@ -44,3 +48,17 @@ class Platform(Protocol):
     def tls_context(self) -> Any: ...  # ssl.SSLContext; MicroPython's ssl has its own
 
     def log(self, text: str) -> None: ...
+
+
+class App(Protocol):
+    """What the firmware's App (firmware/app.py) offers the modules it drives, which cannot
+    import it: it imports them."""
+
+    settings: Settings
+    platform: Platform
+    clock: Clock
+    probe: str
+
+    def emit(self, kind: str, values: dict[str, Any]) -> bytes | None: ...
+
+    def measure_soon(self, names: list[str]) -> None: ...
