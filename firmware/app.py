@@ -24,6 +24,14 @@ from firmware.commands import Commands
 from firmware.modem import Modem, ModemDown
 from firmware.outbox import Outbox
 
+TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
+if TYPE_CHECKING:  # used in type comments, which ruff skips: hence the noqa
+    from typing import Any  # noqa: F401
+
+    from agent.core.ed25519 import SigningKey  # noqa: F401
+    from firmware.settings import Settings  # noqa: F401
+    from firmware.types import Platform  # noqa: F401
+
 VERSION = "0.1.0"
 WINDOW = 8  # records published and not yet acknowledged by the collector, at most
 RETRY_S = 5  # pause between failed connection attempts within one delivery phase
@@ -31,6 +39,7 @@ RETRY_S = 5  # pause between failed connection attempts within one delivery phas
 
 class App:
     def __init__(self, settings, platform, key, firmware_version):
+        # type: (Settings, Platform, SigningKey, str) -> None
         self.settings = settings
         self.platform = platform
         self.probe = settings.probe_id
@@ -48,7 +57,7 @@ class App:
         )
         self.watchdog = platform.watchdog(settings.watchdog_s)
         self.started_ms = platform.monotonic_ms()
-        self.context = {}  # type: dict  # the latest access-link state, carried by every record
+        self.context = {}  # type: dict[str, Any]  # the latest access-link state, carried by every record
         self.modem_down = None  # type: str | None
         self._due = {}  # type: dict[str, int]
         self._inflight = {}  # type: dict[tuple[int, int], int]  # (epoch, seq) -> sent at, ms
@@ -65,14 +74,14 @@ class App:
             self._committed,
             platform.log,
         )
-        self.commands = None
+        self.commands = None  # type: Commands | None
         if settings.controller_key:
             self.commands = Commands(self, settings.controller_key)
 
     # -- records -------------------------------------------------------------------------------
 
     def emit(self, kind, values):
-        # type: (str, dict) -> bytes | None
+        # type: (str, dict[str, Any]) -> bytes | None
         """Sign a record and commit it to the outbox; the COSE_Sign1 bytes kept, or None.
 
         agent.core.recorder decides what a refusal leaves (the same as on the Linux agent):
@@ -86,15 +95,18 @@ class App:
         return self.recorder.status(event, detail)
 
     def _now(self):
+        # type: () -> tuple[int, bool]
         return self.clock.now_ms(), self.clock.synced
 
     def _committed(self, kind, values, time_ms, signed):
+        # type: (str, dict[str, Any], int, bytes) -> None
         if self.settings.echo_records:
             self.platform.log("QIYAS-RECORD " + signed.hex())
 
     # -- measurements --------------------------------------------------------------------------
 
     async def measure_radio(self):
+        # type: () -> bytes | None
         try:
             snapshot = await self.modem.poll()
         except ModemDown as exc:
@@ -117,6 +129,7 @@ class App:
         return self.emit("radio", record_values(snapshot))
 
     def measure_health(self):
+        # type: () -> bytes | None
         values = {
             "uptime_s": (self.platform.monotonic_ms() - self.started_ms) // 1000,
             "outbox_depth": self.outbox.depth,
@@ -127,6 +140,7 @@ class App:
         return self.emit("health", values)
 
     async def measure_due(self):
+        # type: () -> int
         """Run every schedule that is due; returns ms until the next one is."""
         now = self.platform.monotonic_ms()
         for name, every_s in self.settings.schedule.items():
@@ -150,6 +164,7 @@ class App:
         self._acked.set()
 
     def on_message(self, topic, payload):
+        # type: (str, bytes) -> None
         if self.commands is not None and topic == topics.commands(self.probe):
             self.commands.handle(payload)
             self._acked.set()  # its status record goes out now
@@ -166,6 +181,7 @@ class App:
         self._acked.set()
 
     async def _publish_pending(self, client):
+        # type: (mqtt.Client) -> None
         timeout_ms = self.settings.ack_timeout_s * 1000
         for key in self.outbox.pending():
             now = self.platform.monotonic_ms()
@@ -199,6 +215,7 @@ class App:
                     await asyncio.sleep(wait_ms / 1000)
 
     async def _session(self, until_ms):
+        # type: (int) -> None
         settings = self.settings
         client = mqtt.Client(self.probe, self.on_message, timeout_s=10)
         status_topic = topics.status(self.probe)

@@ -15,6 +15,10 @@ import asyncio
 
 from agent.core.errors import QiyasError
 
+TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
+if TYPE_CHECKING:
+    from collections.abc import Callable  # noqa: F401 - used in type comments, which ruff skips
+
 MAX_PACKET = 32768  # the largest ack message (1000 triples) is ~12 KiB
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
 PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
@@ -35,6 +39,7 @@ class MQTTError(QiyasError):
 
 
 def _varint(n):
+    # type: (int) -> bytes
     out = bytearray()
     while True:
         byte = n & 0x7F
@@ -45,6 +50,7 @@ def _varint(n):
 
 
 def _text(s):
+    # type: (str | bytes) -> bytes
     raw = s.encode() if isinstance(s, str) else s
     return len(raw).to_bytes(2, "big") + raw
 
@@ -124,17 +130,18 @@ class Client:
     `on_message(topic, payload)`; `closed` is set when the connection ends, for any reason."""
 
     def __init__(self, client_id, on_message, keepalive_s=60, timeout_s=10):
+        # type: (str, Callable[[str, bytes], None], int, float) -> None
         self.client_id = client_id
         self.on_message = on_message
         self.keepalive_s = keepalive_s
         self.timeout_s = timeout_s
         self.closed = asyncio.Event()
-        self.error = None  # why the connection ended, when it did not end by close()
+        self.error = None  # type: str | None  # why the connection ended, when it did not end by close()
         self._reader = None  # type: asyncio.StreamReader | None
         self._writer = None  # type: asyncio.StreamWriter | None
         self._pid = 0
         self._waiting = {}  # type: dict[int, asyncio.Event]
-        self._tasks = []  # type: list
+        self._tasks = []  # type: list[asyncio.Task[None]]
 
     async def connect(self, host, port, will_topic, will_payload, ssl=None):
         # type: (str, int, str, bytes, object) -> bool
@@ -169,6 +176,7 @@ class Client:
         await self._acknowledged(pid, subscribe_packet(topic, pid))
 
     async def close(self):
+        # type: () -> None
         if self._writer is not None and not self.closed.is_set():
             try:
                 await self._send(packet(DISCONNECT, 0, b""))
@@ -179,10 +187,12 @@ class Client:
     # -- internals ---------------------------------------------------------------------------
 
     def _next_pid(self):
+        # type: () -> int
         self._pid = self._pid % 0xFFFF + 1
         return self._pid
 
     async def _send(self, data):
+        # type: (bytes) -> None
         writer = self._writer
         if writer is None:
             raise MQTTError("not connected")
@@ -190,6 +200,8 @@ class Client:
         await writer.drain()
 
     async def _acknowledged(self, pid, data):
+        # type: (int, bytes) -> None
+        """Send data and wait for the broker's acknowledgement of pid (PUBACK, SUBACK)."""
         if self.closed.is_set():
             raise MQTTError("not connected: %s" % (self.error or "closed"))
         done = asyncio.Event()
@@ -206,6 +218,7 @@ class Client:
             raise MQTTError(self.error)
 
     async def _receive(self):
+        # type: () -> None
         reader = self._reader
         if reader is None:
             return
@@ -228,6 +241,7 @@ class Client:
             pass
 
     async def _ping(self):
+        # type: () -> None
         try:
             while True:
                 await asyncio.sleep(self.keepalive_s / 2)
@@ -238,6 +252,7 @@ class Client:
             pass
 
     def _shutdown(self, error):
+        # type: (str | None) -> None
         if self.closed.is_set():
             return
         self.error = error
