@@ -24,13 +24,12 @@ from firmware.commands import Commands
 from firmware.modem import Modem, ModemDown
 from firmware.outbox import Outbox
 
-TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
-if TYPE_CHECKING:  # used in type comments, which ruff skips: hence the noqa
-    from typing import Any  # noqa: F401
+if False:  # names for type comments: mypy reads them, both compilers drop the block
+    from typing import Any  # noqa: F401 - in type comments, unread by ruff
 
-    from agent.core.ed25519 import SigningKey  # noqa: F401
-    from firmware.settings import Settings  # noqa: F401
-    from firmware.types import Platform  # noqa: F401
+    from agent.core.ed25519 import SigningKey  # noqa: F401 - in type comments, unread by ruff
+    from firmware.settings import Settings  # noqa: F401 - in type comments, unread by ruff
+    from firmware.types import Platform  # noqa: F401 - in type comments, unread by ruff
 
 VERSION = "0.1.0"
 WINDOW = 8  # records published and not yet acknowledged by the collector, at most

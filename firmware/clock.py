@@ -5,9 +5,8 @@ Network time costs no traffic beyond the cellular link the probe already has (DE
 7: measurement traffic only towards configured servers), which is why it comes before NTP.
 """
 
-TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
-if TYPE_CHECKING:
-    from collections.abc import Callable  # noqa: F401 - used in type comments, which ruff skips
+if False:  # names for type comments: mypy reads them, both compilers drop the block
+    from collections.abc import Callable  # noqa: F401 - in type comments, unread by ruff
 
 MIN_SYNCED_YEAR = 2024  # a modem without network time reports its RTC's reset value (1980, 2000)
 

@@ -16,11 +16,10 @@ from agent.core.errors import QiyasError
 from agent.core.keyid import kid_for
 from firmware.outbox import write_atomic
 
-TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
-if TYPE_CHECKING:  # used in type comments, which ruff skips: hence the noqa
-    from typing import Any  # noqa: F401
+if False:  # names for type comments: mypy reads them, both compilers drop the block
+    from typing import Any  # noqa: F401 - in type comments, unread by ruff
 
-    from firmware.types import App  # noqa: F401
+    from firmware.types import App  # noqa: F401 - in type comments, unread by ruff
 
 COUNTER_FILE = "command.json"
 REFUSAL_REPORT_MS = 60000

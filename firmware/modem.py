@@ -10,12 +10,11 @@ from agent.core.at import ATSession
 from agent.core.errors import QiyasError
 from agent.core.radio import Poller, new_snapshot
 
-TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
-if TYPE_CHECKING:  # used in type comments, which ruff skips: hence the noqa
-    from collections.abc import Awaitable, Callable  # noqa: F401
-    from typing import Any  # noqa: F401
+if False:  # names for type comments: mypy reads them, both compilers drop the block
+    from collections.abc import Awaitable, Callable  # noqa: F401 - in type comments, unread by ruff
+    from typing import Any  # noqa: F401 - in type comments, unread by ruff
 
-    from firmware.types import Platform, Port  # noqa: F401
+    from firmware.types import Platform, Port  # noqa: F401 - in type comments, unread by ruff
 
 RESYNC_TIMEOUT_S = 0.5
 RESYNC_TRIES = 3

@@ -15,9 +15,8 @@ import asyncio
 
 from agent.core.errors import QiyasError
 
-TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
-if TYPE_CHECKING:
-    from collections.abc import Callable  # noqa: F401 - used in type comments, which ruff skips
+if False:  # names for type comments: mypy reads them, both compilers drop the block
+    from collections.abc import Callable  # noqa: F401 - in type comments, unread by ruff
 
 MAX_PACKET = 32768  # the largest ack message (1000 triples) is ~12 KiB
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9

@@ -20,9 +20,8 @@ import os
 from agent.core import record
 from agent.core.errors import QiyasError
 
-TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
-if TYPE_CHECKING:
-    from collections.abc import Callable  # noqa: F401 - used in type comments, which ruff skips
+if False:  # names for type comments: mypy reads them, both compilers drop the block
+    from collections.abc import Callable  # noqa: F401 - in type comments, unread by ruff
 
 STATE = "state.json"
 RECORDS = "records"

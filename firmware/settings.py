@@ -11,9 +11,8 @@ from agent.core.dialects import NAMES
 from agent.core.errors import InvalidInput
 from agent.core.record import valid_probe_id
 
-TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
-if TYPE_CHECKING:
-    from typing import Any  # noqa: F401 - used in type comments, which ruff skips
+if False:  # names for type comments: mypy reads them, both compilers drop the block
+    from typing import Any  # noqa: F401 - in type comments, unread by ruff
 
 MAX_BYTES = 8192
 MAX_OUTBOX = 400

@@ -1,10 +1,9 @@
 """The shapes the firmware's modules hand each other, for mypy only: never imported on a board.
 
 MicroPython has no `typing` module, so the firmware's modules name these in type comments and
-import them under `if TYPE_CHECKING:` with a module constant `TYPE_CHECKING = False`, which
-mypy reads as true and MicroPython never runs (docs/development.md). This module imports none
-of ours but the leaves clock and settings, so such imports cannot make a loop in the import
-graph (tests/structure).
+import them under `if False:`, which mypy reads and mpy-cross drops (docs/development.md). This
+module imports none of ours but the leaves clock and settings, so such imports cannot make a
+loop in the import graph (tests/structure).
 """
 
 from collections.abc import Awaitable, Callable

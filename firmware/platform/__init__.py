@@ -20,9 +20,8 @@ under CPython with the modem on a PTY (the hil emulators), for tests and develop
 
 import sys
 
-TYPE_CHECKING = False  # mypy reads it as true; MicroPython, which has no typing, skips the block
-if TYPE_CHECKING:
-    from firmware.types import Platform  # noqa: F401 - used in type comments, which ruff skips
+if False:  # names for type comments: mypy reads them, both compilers drop the block
+    from firmware.types import Platform  # noqa: F401 - in type comments, unread by ruff
 
 
 def load():
