@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from agent.probe.server import Limits, MeasurementServer
+from agent.probe.webserver import WebServer
 from hil.link import ShapedLink
 from hil.link.serve import start_server
 
@@ -47,3 +48,14 @@ async def server() -> AsyncIterator[MeasurementServer]:
         yield srv
     finally:
         await srv.aclose()
+
+
+@pytest.fixture
+async def reference() -> AsyncIterator[WebServer]:
+    """The measurement server's HTTP side (reference page, video ladder) on 127.0.0.1."""
+    server = WebServer("127.0.0.1", 0)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.aclose()

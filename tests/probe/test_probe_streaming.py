@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -53,16 +52,6 @@ def test_a_download_that_would_outlast_the_buffer_is_abandoned() -> None:
     assert player.abandon(1.3, 0.3, 100_000, 8000) == 235  # highest rung ≤ 0.8 × 800
     assert player.abandoned == 1
     assert player.abandon(5.0, 1.3, 0, 235) is None  # nothing lower to go to
-
-
-@pytest.fixture
-async def reference() -> AsyncIterator[WebServer]:
-    server = WebServer("127.0.0.1", 0)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.aclose()
 
 
 async def test_a_server_without_the_ladder_is_an_error(reference: WebServer) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -91,16 +90,6 @@ class _FaultyOrigin:
             )
         await writer.drain()
         writer.close()
-
-
-@pytest.fixture
-async def reference() -> AsyncIterator[WebServer]:
-    server = WebServer("127.0.0.1", 0)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.aclose()
 
 
 async def test_failed_and_stalled_objects_are_recorded_not_fatal(

@@ -4,7 +4,6 @@ per server, and a server without an HTTP side recorded as an error, not a crash.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 
 import pycddl
 import pytest
@@ -18,16 +17,6 @@ from agent.sources import LinkState, Measurement
 from tests.probe.test_probe_source import BOARD, SCHEMA, VERSIONS, agent_config, check_records
 
 
-@pytest.fixture
-async def http_side() -> AsyncIterator[WebServer]:
-    server = WebServer("127.0.0.1", 0)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.aclose()
-
-
 def _closed_port_pair() -> int:
     """A port P with P + 1 closed too: a server with neither side listening."""
     with socket.socket() as s:
@@ -35,15 +24,15 @@ def _closed_port_pair() -> int:
         return int(s.getsockname()[1]) - 1
 
 
-async def test_web_and_streaming_records(http_side: WebServer) -> None:
+async def test_web_and_streaming_records(reference: WebServer) -> None:
     # The source reaches the HTTP side at the measurement port + 1, as `qiyas server` lays out.
     dead = _closed_port_pair()
-    servers = f'"127.0.0.1:{http_side.port - 1}", "127.0.0.1:{dead}"'
+    servers = f'"127.0.0.1:{reference.port - 1}", "127.0.0.1:{dead}"'
     cfg = agent_config(f"servers = [{servers}]\nstreaming_duration_s = 5")
     page, no_page = check_records(await make_web(cfg, BOARD).measure(LinkState()), "web")
-    assert page["server"] == f"127.0.0.1:{http_side.port - 1}" and page["page"] == PAGE
+    assert page["server"] == f"127.0.0.1:{reference.port - 1}" and page["page"] == PAGE
     assert page["complete"] and page["objects"] == len(REFERENCE_OBJECTS)
-    assert page["url"] == f"http://127.0.0.1:{http_side.port}/{PAGE}/"
+    assert page["url"] == f"http://127.0.0.1:{reference.port}/{PAGE}/"
     assert (page["address"], page["family"]) == ("127.0.0.1", "ipv4")
     assert no_page["error"].endswith("Connection refused") and "load_ms" not in no_page
     video, no_video = check_records(
