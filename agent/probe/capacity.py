@@ -37,6 +37,7 @@ from agent.probe.endpoint import Endpoint, ResolveError, reason, resolve
 
 TICK_S = 0.1
 INTERVAL_TICKS = 5  # 500-ms intervals for the working-conditions detector
+RELEASE_SHARE = 2.0  # a tick this far over the window's median is a head-of-line release
 MIN_DURATION_S = 1.0
 MIN_WARMUP_S = 0.5  # the older rule, where the detector found no steady window
 STEADY_SHARE = 0.9
@@ -117,7 +118,9 @@ def steady_rate(samples: list[tuple[float, int]]) -> SteadyRate:
     rates = _rates(points)
     window = steady.steady_window(rates)
     if window is not None:
-        (t0, b0), (t1, b1) = points[window.start], points[window.end]
+        first = _past_release(samples, window.start * INTERVAL_TICKS, len(samples) - 1)
+        last = min(window.end * INTERVAL_TICKS, len(samples) - 1)
+        (t0, b0), (t1, b1) = samples[first], samples[last]
         cv, stable = window.cv, True
     else:
         start = _warmup_end(samples)
@@ -139,6 +142,19 @@ def _warmup_end(samples: list[tuple[float, int]]) -> int:
         if samples[k][0] >= MIN_WARMUP_S and rate >= STEADY_SHARE * median:
             return min(k, len(samples) // 2)
     return len(samples) // 2
+
+
+def _past_release(samples: list[tuple[float, int]], first: int, last: int) -> int:
+    """first, or the tick after a burst in the window's first interval: a tick over
+    RELEASE_SHARE times the window's median is TCP handing over in one go what a retransmission
+    held back (head-of-line blocking), bytes the line delivered before the window opened. Counted
+    in the window they read 21 Mbit/s through a 20 Mbit/s shaper (tests/probe/test_probe_rates)."""
+    rates = _rates(samples[first : last + 1])
+    median = sorted(rates)[len(rates) // 2] if rates else 0.0
+    burst = [k for k in range(min(INTERVAL_TICKS, len(rates))) if rates[k] > RELEASE_SHARE * median]
+    after = first + burst[-1] + 1 if burst else first
+    # Two intervals at least must remain of the window for the rate to stand on.
+    return after if last - after >= 2 * INTERVAL_TICKS else first
 
 
 def line_bytes(sock: socket.socket) -> int | None:
@@ -183,21 +199,17 @@ async def _open_stream(
     loop: asyncio.AbstractEventLoop, addrinfo: tuple[Any, ...], req: control.Request
 ) -> tuple[socket.socket, int, float]:
     """The stream's socket, its granted milliseconds and when (loop time) it was granted."""
-    family, kind, proto, _, addr = addrinfo
-    sock = socket.socket(family, kind, proto)
-    sock.setblocking(False)
     try:
-        async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            await loop.sock_connect(sock, addr)
-            await loop.sock_sendall(sock, control.encode_request(req))
-            reply = control.decode_reply(await bulk.recv_exact(loop, sock, control.REPLY_SIZE))
+        sock, answer = await _ask(loop, addrinfo, req, control.REPLY_SIZE)
     except TimeoutError:
-        sock.close()
         raise CapacityError(f"no answer within {CONNECT_TIMEOUT_S:g} s") from None
     except OSError as exc:
-        sock.close()
         raise CapacityError(f"cannot connect over TCP: {reason(exc)}") from None
-    except (EOFError, control.ControlError) as exc:
+    except EOFError as exc:
+        raise CapacityError(f"not a capacity endpoint: {exc}") from None
+    try:
+        reply = control.decode_reply(answer)
+    except control.ControlError as exc:
         sock.close()
         raise CapacityError(f"not a capacity endpoint: {exc}") from None
     if reply.status != control.OK:
@@ -305,19 +317,34 @@ async def _server_load(
 ) -> control.Load | None:
     """The server's load over our session (methodology §3.4); None when it does not say (an
     older server, a lost connection): unknown, never taken as "not loaded"."""
+    req = control.Request(control.LOAD, 1, 0, 1, token)
+    try:
+        sock, answer = await _ask(loop, addrinfo, req, control.LOAD_SIZE)
+    except (TimeoutError, OSError, EOFError):
+        return None
+    sock.close()
+    try:
+        return control.decode_load(answer)
+    except control.ControlError:
+        return None
+
+
+async def _ask(
+    loop: asyncio.AbstractEventLoop, addrinfo: tuple[Any, ...], req: control.Request, size: int
+) -> tuple[socket.socket, bytes]:
+    """A new connection to the server that has sent req and read the size-octet answer, within
+    CONNECT_TIMEOUT_S; the connection is closed when that fails."""
     family, kind, proto, _, addr = addrinfo
     sock = socket.socket(family, kind, proto)
     sock.setblocking(False)
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
             await loop.sock_connect(sock, addr)
-            req = control.Request(control.LOAD, 1, 0, 1, token)
             await loop.sock_sendall(sock, control.encode_request(req))
-            return control.decode_load(await bulk.recv_exact(loop, sock, control.LOAD_SIZE))
-    except (TimeoutError, OSError, EOFError, control.ControlError):
-        return None
-    finally:
+            return sock, await bulk.recv_exact(loop, sock, size)
+    except BaseException:
         sock.close()
+        raise
 
 
 async def _sample(

@@ -113,3 +113,22 @@ def test_counter_parser_takes_any_text(tmp_path_factory: pytest.TempPathFactory,
     except ValueError:
         return
     assert rx >= 0 and tx >= 0
+
+
+# The upload series (100-ms ticks, Mbit/s) of a 5-s test through the link20 fixture's 20 Mbit/s
+# tbf, measured by tests/probe/test_probe_link.py here on 2026-12-04 (it then read 20.976): after
+# a loss, the server's in-order count stalls, then takes 45 and 53 Mbit/s ticks at 2.9-3.1 s.
+HOL_RELEASE_SERIES = [
+    25.005, 13.469, 8.903, 16.885, 25.911, 14.345, 19.604, 13.505, 13.02, 12.097, 12.831, 14.541,
+    14.014, 17.702, 19.663, 21.14, 14.742, 12.963, 21.339, 24.923, 19.666, 21.415, 20.522, 18.116,
+    20.439, 16.817, 14.698, 15.588, 15.638, 45.263, 53.059, 19.179, 18.952, 20.021, 18.314, 19.151,
+    19.02, 19.45, 18.945, 18.658, 19.498, 19.013, 19.1, 19.809, 19.411, 18.55, 19.19, 18.262,
+]  # fmt: skip
+
+
+def test_a_head_of_line_release_at_the_windows_start_is_not_counted_in_it() -> None:
+    rate = steady_rate(cumulative(HOL_RELEASE_SERIES))
+    # TCP payload through a 20 Mbit/s line of 1514-octet frames: 20 * 1448 / 1514 = 19.13.
+    assert rate.steady and rate.warmup_s > 3.0
+    assert rate.mbps == pytest.approx(statistics.fmean(HOL_RELEASE_SERIES[31:]), rel=0.01)
+    assert rate.mbps < 19.5
