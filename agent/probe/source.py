@@ -20,8 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agent.config import ConfigError
-from agent.probe import control, crosstraffic, dns
-from agent.probe.capacity import CapacityError
+from agent.probe import control
 from agent.probe.endpoint import DEFAULT_PORT, Endpoint, parse_endpoint
 from agent.probe.latency import LatencyError
 from agent.probe.suite import idle_latency, loaded_direction
@@ -170,6 +169,10 @@ class CapacitySource:
         self.duration_s = settings.duration_s  # per direction; the data budget may shorten it
 
     async def measure(self, link: LinkState) -> list[Measurement]:
+        # Capacity's modules are loaded by the probes that run it, not by every latency probe.
+        from agent.probe import crosstraffic
+        from agent.probe.capacity import CapacityError
+
         s = self.settings
         if s.cross_traffic_kbps and s.interface:
             try:
@@ -237,6 +240,8 @@ class CapacitySource:
 
     def _line_counters(self) -> int | None:
         """Bytes the WAN interface has carried both ways; None: no such vantage here."""
+        from agent.probe import crosstraffic
+
         if self.settings.interface is None:
             return None
         try:
@@ -259,6 +264,8 @@ class DnsSource:
         self.settings = settings
 
     async def measure(self, link: LinkState) -> list[Measurement]:
+        from agent.probe import dns
+
         s = self.settings
         out = []
         resolver = s.dns_resolver

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.probe import control
-from agent.probe.capacity import CapacityError, DirectionResult, measure_direction
 from agent.probe.endpoint import Endpoint
 from agent.probe.latency import LatencyError, measure_latency
+
+if TYPE_CHECKING:
+    from agent.probe.capacity import DirectionResult
 
 LOADED_INTERVAL_S = 0.05
 LOADED_TIMEOUT_S = 3.0  # a bloated queue can hold packets for seconds: still a result, not loss
@@ -48,6 +50,8 @@ async def loaded_direction(
     progress: Progress | None = None,
 ) -> tuple[DirectionResult, dict[str, Any]]:
     """One capacity direction with STAMP running beside it for as long as it loads the link."""
+    from agent.probe.capacity import measure_direction  # a latency-only probe never loads it
+
     count = max(1, int((duration_s - 0.2) / LOADED_INTERVAL_S))
     loaded = asyncio.create_task(
         measure_latency(server, count, LOADED_INTERVAL_S, LOADED_TIMEOUT_S)
@@ -92,6 +96,8 @@ async def run_suite(
         except LatencyError as exc:
             errors.append(f"latency: {exc}")
     if capacity:
+        from agent.probe.capacity import CapacityError
+
         cap: dict[str, Any] = {"streams": streams, "duration_s": duration_s}
         loaded: dict[str, Any] = {}
         for direction in (control.DOWN, control.UP):

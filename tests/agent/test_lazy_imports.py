@@ -24,6 +24,8 @@ OPTIONAL = {
     "radio": "agent.modem.source",
     "optical": "agent.ont.source",
     "latency": "agent.probe.source",
+    "capacity": "agent.probe.capacity",
+    "dns": "agent.probe.dns",
     "health": "agent.health",
     "commands": "agent.commands",
     "statuspage": "agent.statuspage",
@@ -57,4 +59,5 @@ def test_each_capability_is_loaded_where_it_is_configured(tmp_path: Path) -> Non
         f'[commands]\ncontroller_key = "{CONTROLLER_KEY}"\n'
         '[statuspage]\nlisten = "127.0.0.1:8080"\n'
     )
-    assert loaded(tmp_path, toml) == set(OPTIONAL) - {"optical"}
+    # latency shares agent/probe/source.py with capacity and dns, not their modules
+    assert loaded(tmp_path, toml) == set(OPTIONAL) - {"optical", "capacity", "dns"}
