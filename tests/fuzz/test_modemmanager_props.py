@@ -6,19 +6,15 @@ radio record valid against the schema."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
-import pycddl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.core import record
-from agent.core.radio import CELL_KEYS, link_context, record_values
+from agent.core.radio import CELL_KEYS
 from agent.modem import mmsnapshot
 from agent.modem.mmsnapshot import MODEM, MODEM_3GPP, SIGNAL
-
-SCHEMA = pycddl.Schema((Path(__file__).resolve().parents[2] / "agent/core/record.cddl").read_text())
+from tests.fuzz.radio_records import assert_recordable
 
 ANY_VALUE = st.one_of(
     st.none(),
@@ -116,15 +112,4 @@ def test_any_modemmanager_state_gives_a_bounded_explained_snapshot(
             assert cell[key] is None or lo <= cell[key] <= hi
     for key in ("manufacturer", "model", "revision"):
         assert snap[key] is None or 0 < len(snap[key]) <= mmsnapshot.MAX_TEXT
-    payload = record.encode(
-        "p1",
-        1,
-        1,
-        0,
-        True,
-        "radio",
-        record_values(snap),
-        {"agent": "a", "board": "b", "firmware": "f"},
-        {"radio": link_context(snap)},
-    )
-    SCHEMA.validate_cbor(payload)
+    assert_recordable(snap)
